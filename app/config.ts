@@ -1,0 +1,235 @@
+/**
+ * Configuration, read once from the environment and validated with zod (https://zod.dev).
+ * A bad or missing setting throws ConfigError, whose message is one line naming the setting.
+ */
+import { hostname } from 'node:os';
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+const DAY_SECONDS = 24 * 60 * 60;
+const DEV_SECRET = 'dev-only-insecure-session-secret-change-me!';
+
+const int = (min: number, max: number, fallback: number) =>
+  z.coerce.number({ error: 'must be a whole number' }).int('must be a whole number').min(min).max(max).default(fallback);
+
+const sslModes = ['disable', 'require', 'verify-full'] as const;
+
+const schema = z
+  .object({
+    NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
+    HOST: z.string().min(1).default('0.0.0.0'),
+    PORT: int(0, 65535, 3000),
+    INSTANCE_ID: z.string().min(1).max(100).optional(),
+    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    TRUST_PROXY_HOPS: int(0, 10, 1),
+
+    DATABASE_URL: z
+      .string()
+      .regex(/^postgres(ql)?:\/\/.+/, 'must be a postgres:// URL')
+      .optional(),
+    SUPABASE_URL: z
+      .string()
+      .regex(/^https:\/\/[a-z0-9-]+\.supabase\.co\/?$/, 'must look like https://<project-ref>.supabase.co')
+      .optional(),
+    SUPABASE_DB_PASSWORD: z.string().min(1).optional(),
+    DATABASE_SSL: z.enum(sslModes).optional(),
+    DATABASE_SSL_CA: z.string().min(1).optional(),
+    PG_POOL_MAX: int(1, 1000, 10),
+    PG_CONNECT_TIMEOUT_MS: int(100, 60_000, 2_000),
+    PG_IDLE_TIMEOUT_MS: int(1_000, 3_600_000, 10_000),
+    PG_STATEMENT_TIMEOUT_MS: int(100, 600_000, 5_000),
+
+    SESSION_STORE: z.enum(['postgres', 'memory']).default('postgres'),
+    SESSION_SECRET: z.string().optional(),
+    SESSION_MAX_AGE_SECONDS: int(60, 400 * DAY_SECONDS, 30 * DAY_SECONDS),
+    SESSION_COOKIE_NAME: z
+      .string()
+      .regex(/^[A-Za-z0-9_.-]+$/, 'must be a plain cookie name')
+      .default('sid'),
+
+    LOGIN_THROTTLE_WINDOW_SECONDS: int(1, DAY_SECONDS, 15 * 60),
+    LOGIN_MAX_FAILURES_PER_USER: int(1, 1_000_000, 5),
+    LOGIN_MAX_FAILURES_PER_IP: int(1, 1_000_000, 50),
+
+    SHUTDOWN_DRAIN_MS: int(0, 120_000, 5_000),
+    SHUTDOWN_TIMEOUT_MS: int(0, 120_000, 10_000),
+  })
+  .superRefine((env, ctx) => {
+    const production = env.NODE_ENV === 'production';
+    const secrets = splitSecrets(env.SESSION_SECRET);
+    if (production && secrets.length === 0) {
+      ctx.addIssue({ code: 'custom', path: ['SESSION_SECRET'], message: 'is required in production' });
+    }
+    if (production && secrets.some((s) => s.length < 32)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['SESSION_SECRET'],
+        message: 'every secret must be at least 32 characters in production',
+      });
+    }
+    if (production && env.SESSION_STORE === 'memory') {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['SESSION_STORE'],
+        message: 'memory is not allowed in production: sessions would be lost on restart and not shared',
+      });
+    }
+    if (env.SUPABASE_URL && !env.SUPABASE_DB_PASSWORD && !env.DATABASE_URL) {
+      ctx.addIssue({ code: 'custom', path: ['SUPABASE_DB_PASSWORD'], message: 'is required with SUPABASE_URL' });
+    }
+    if (env.DATABASE_SSL === 'verify-full' && !env.DATABASE_SSL_CA) {
+      ctx.addIssue({ code: 'custom', path: ['DATABASE_SSL_CA'], message: 'is required with DATABASE_SSL=verify-full' });
+    }
+  });
+
+export type SslMode = (typeof sslModes)[number];
+
+export interface DatabaseConfig {
+  /** Undefined means pg reads the PG* variables (PGHOST, PGUSER, ...) itself. */
+  connectionString?: string;
+  ssl: { mode: SslMode; ca?: string };
+  poolMax: number;
+  connectTimeoutMs: number;
+  idleTimeoutMs: number;
+  statementTimeoutMs: number;
+}
+
+export interface Config {
+  env: 'development' | 'test' | 'production';
+  host: string;
+  port: number;
+  instanceId: string;
+  logLevel: string;
+  trustProxyHops: number;
+  database: DatabaseConfig;
+  session: {
+    store: 'postgres' | 'memory';
+    /** First signs new cookies, all verify: add the new secret in front to rotate. */
+    secrets: string[];
+    maxAgeMs: number;
+    cookieName: string;
+  };
+  loginThrottle: { windowSeconds: number; maxPerUser: number; maxPerIp: number };
+  shutdown: { drainMs: number; timeoutMs: number };
+  /** Non-fatal problems to log at startup. */
+  warnings: string[];
+}
+
+function splitSecrets(value: string | undefined): string[] {
+  return (value ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+}
+
+/** sslmode in DATABASE_URL is honoured as the default, then removed so pg does not apply its own reading. */
+function splitSslMode(url: string): { url: string; sslmode?: string } {
+  const parsed = new URL(url);
+  const sslmode = parsed.searchParams.get('sslmode') ?? undefined;
+  for (const key of ['sslmode', 'sslrootcert', 'sslcert', 'sslkey', 'uselibpqcompat']) parsed.searchParams.delete(key);
+  return { url: parsed.toString(), sslmode };
+}
+
+function supabaseUrl(projectUrl: string, password: string): string {
+  const ref = new URL(projectUrl).hostname.split('.')[0];
+  return `postgres://postgres:${encodeURIComponent(password)}@db.${ref}.supabase.co:5432/postgres`;
+}
+
+function resolveDatabase(env: z.infer<typeof schema>, warnings: string[]): DatabaseConfig {
+  let connectionString: string | undefined;
+  let urlSslMode: string | undefined;
+  let defaultMode: SslMode = 'disable';
+  if (env.DATABASE_URL) {
+    ({ url: connectionString, sslmode: urlSslMode } = splitSslMode(env.DATABASE_URL));
+  } else if (env.SUPABASE_URL && env.SUPABASE_DB_PASSWORD) {
+    connectionString = supabaseUrl(env.SUPABASE_URL, env.SUPABASE_DB_PASSWORD);
+    defaultMode = 'verify-full'; // Supabase publishes its CA certificate: verify by default.
+  }
+  if (urlSslMode && !env.DATABASE_SSL && !(sslModes as readonly string[]).includes(urlSslMode)) {
+    throw new ConfigError(
+      `Invalid configuration: DATABASE_URL: sslmode=${urlSslMode} is not supported; use one of ${sslModes.join(', ')} (or set DATABASE_SSL)`,
+    );
+  }
+  const mode = (env.DATABASE_SSL ?? (urlSslMode as SslMode | undefined) ?? defaultMode) as SslMode;
+  if (mode === 'verify-full' && !env.DATABASE_SSL_CA) {
+    throw new ConfigError('Invalid configuration: DATABASE_SSL_CA: is required with DATABASE_SSL=verify-full');
+  }
+  let ca: string | undefined;
+  if (mode === 'verify-full' && env.DATABASE_SSL_CA) {
+    try {
+      ca = readFileSync(env.DATABASE_SSL_CA, 'utf8');
+    } catch (err) {
+      throw new ConfigError(`Invalid configuration: DATABASE_SSL_CA: cannot read ${env.DATABASE_SSL_CA} (${(err as NodeJS.ErrnoException).code})`);
+    }
+  }
+  if (mode === 'require') {
+    warnings.push('DATABASE_SSL=require encrypts the connection but does not verify the server; prefer verify-full with DATABASE_SSL_CA');
+  }
+  return {
+    connectionString,
+    ssl: { mode, ca },
+    poolMax: env.PG_POOL_MAX,
+    connectTimeoutMs: env.PG_CONNECT_TIMEOUT_MS,
+    idleTimeoutMs: env.PG_IDLE_TIMEOUT_MS,
+    statementTimeoutMs: env.PG_STATEMENT_TIMEOUT_MS,
+  };
+}
+
+/** Parses and validates the environment; throws ConfigError with a one-line message naming the bad setting. */
+export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
+  // Empty strings count as unset, as in most .env tooling.
+  const raw = Object.fromEntries(Object.entries(source).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = schema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new ConfigError(`Invalid configuration: ${issue.path.join('.') || 'environment'}: ${issue.message}`);
+  }
+  const env = parsed.data;
+  const warnings: string[] = [];
+  let secrets = splitSecrets(env.SESSION_SECRET);
+  if (secrets.length === 0) {
+    secrets = [DEV_SECRET];
+    warnings.push('SESSION_SECRET is not set: using a fixed development secret (refused in production)');
+  }
+  if (env.SESSION_STORE === 'memory') {
+    warnings.push(
+      'SESSION_STORE=memory: sessions live in this process only; they are lost on restart and not shared with other replicas (refused in production)',
+    );
+  }
+  return {
+    env: env.NODE_ENV,
+    host: env.HOST,
+    port: env.PORT,
+    instanceId: env.INSTANCE_ID ?? `${hostname()}-${process.pid}`,
+    logLevel: env.LOG_LEVEL,
+    trustProxyHops: env.TRUST_PROXY_HOPS,
+    database: resolveDatabase(env, warnings),
+    session: {
+      store: env.SESSION_STORE,
+      secrets,
+      maxAgeMs: env.SESSION_MAX_AGE_SECONDS * 1000,
+      cookieName: env.SESSION_COOKIE_NAME,
+    },
+    loginThrottle: {
+      windowSeconds: env.LOGIN_THROTTLE_WINDOW_SECONDS,
+      maxPerUser: env.LOGIN_MAX_FAILURES_PER_USER,
+      maxPerIp: env.LOGIN_MAX_FAILURES_PER_IP,
+    },
+    shutdown: { drainMs: env.SHUTDOWN_DRAIN_MS, timeoutMs: env.SHUTDOWN_TIMEOUT_MS },
+    warnings,
+  };
+}
+
+/** Names of every environment variable the loader reads (used by the deployment consistency checks). */
+export const knownEnvVars: readonly string[] = [
+  ...Object.keys(schema.shape),
+  'PGHOST',
+  'PGPORT',
+  'PGUSER',
+  'PGPASSWORD',
+  'PGDATABASE',
+];

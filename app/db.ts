@@ -1,0 +1,33 @@
+/** The pg pool the app owns (https://node-postgres.com/apis/pool). */
+import pg from 'pg';
+import type { ConnectionOptions } from 'node:tls';
+import type { DatabaseConfig } from './config.js';
+
+function tlsOptions(ssl: DatabaseConfig['ssl']): boolean | ConnectionOptions {
+  switch (ssl.mode) {
+    case 'disable':
+      return false;
+    // libpq's meaning of `require`: encrypted, server not verified. Only ever chosen by name.
+    case 'require':
+      return { rejectUnauthorized: false };
+    case 'verify-full':
+      return { rejectUnauthorized: true, ca: ssl.ca };
+  }
+}
+
+export function createPool(db: DatabaseConfig, onIdleError: (err: Error) => void): pg.Pool {
+  const pool = new pg.Pool({
+    connectionString: db.connectionString,
+    ssl: tlsOptions(db.ssl),
+    max: db.poolMax,
+    connectionTimeoutMillis: db.connectTimeoutMs,
+    idleTimeoutMillis: db.idleTimeoutMs,
+    statement_timeout: db.statementTimeoutMs,
+    // connect-pg-simple writes `expire` (timestamp without time zone) from Node's clock: keep the session in UTC.
+    options: '-c TimeZone=UTC',
+    application_name: 'express-pg-sessions',
+  });
+  // A backend that dies while idle (restart, failover) emits 'error' on the pool; unhandled, it would crash the process.
+  pool.on('error', onIdleError);
+  return pool;
+}

@@ -1,0 +1,51 @@
+/** JSON errors for every failure: a status, `{error}`, never a stack trace. */
+import type { ErrorRequestHandler, RequestHandler } from 'express';
+import type { Logger } from 'pino';
+
+export class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(message);
+  }
+}
+
+// Errors that mean "the database cannot be reached right now", as opposed to a bug.
+const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', '57P01', '57P02', '57P03', '53300', '08000', '08003', '08006', '08001', '08004']);
+const UNAVAILABLE_MESSAGES = /timeout exceeded when trying to connect|Connection terminated|Client has encountered a connection error|connection timeout|canceling statement due to statement timeout/i;
+
+export function isDatabaseUnavailable(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  const code = (err as { code?: string }).code;
+  if (code && UNAVAILABLE_CODES.has(code)) return true;
+  if (err instanceof AggregateError) return err.errors.some(isDatabaseUnavailable);
+  return UNAVAILABLE_MESSAGES.test(err.message);
+}
+
+export const notFound: RequestHandler = (_req, _res, next) => next(new HttpError(404, 'not found'));
+
+export function errorHandler(logger: Logger): ErrorRequestHandler {
+  return (err, req, res, _next) => {
+    let status = 500;
+    let message = 'internal error';
+    let headers: Record<string, string> = {};
+    if (err instanceof HttpError) {
+      ({ status, message, headers } = err);
+    } else if (typeof err?.status === 'number' && err.status >= 400 && err.status < 500) {
+      // body-parser: entity.too.large (413), entity.parse.failed (400), charset/encoding errors (415)
+      status = err.status;
+      message = err.type === 'entity.parse.failed' ? 'malformed JSON body' : err.expose ? err.message : 'bad request';
+    } else if (isDatabaseUnavailable(err)) {
+      status = 503;
+      message = 'database unavailable, try again shortly';
+      headers = { 'Retry-After': '1' };
+      logger.warn({ reqId: req.id, err: { message: err.message, code: err.code } }, 'database unavailable');
+    } else {
+      logger.error({ reqId: req.id, err }, 'unhandled error');
+    }
+    if (res.headersSent) return res.destroy();
+    res.status(status).set(headers).json({ error: message });
+  };
+}

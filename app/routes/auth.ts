@@ -1,0 +1,76 @@
+/** Register, log in, log out. Each login issues a new session id (regenerate), so a planted id is worthless. */
+import { randomBytes } from 'node:crypto';
+import { Router, type Request } from 'express';
+import { z } from 'zod';
+import { HttpError } from '../http/errors.js';
+import { requireCsrf, requireUser } from '../http/guards.js';
+import { decoyHash, hashPassword, verifyPassword } from '../passwords.js';
+import { UsernameTaken, type Users } from '../users.js';
+import type { LoginThrottle } from '../login-throttle.js';
+import type { SessionUser } from '../session-data.js';
+
+const newAccount = z.object({
+  username: z.string().regex(/^[A-Za-z0-9_.-]{3,64}$/, 'username: 3 to 64 letters, digits, _ . or -'),
+  password: z.string().min(8, 'password: at least 8 characters').max(200, 'password: at most 200 characters'),
+});
+
+const credentials = z.object({
+  username: z.string().min(1).max(64),
+  password: z.string().min(1).max(200),
+});
+
+function parse<T>(schema: z.ZodType<T>, body: unknown): T {
+  const result = schema.safeParse(body);
+  if (!result.success) throw new HttpError(400, result.error.issues[0]?.message ?? 'invalid input');
+  return result.data;
+}
+
+/** Replaces the session (new id, old one destroyed) and stores the user in it. */
+async function startSession(req: Request, user: SessionUser): Promise<string> {
+  await new Promise<void>((resolve, reject) => req.session.regenerate((err) => (err ? reject(err) : resolve())));
+  const csrfToken = randomBytes(32).toString('base64url');
+  Object.assign(req.session, { user, csrfToken, createdAt: new Date().toISOString(), cart: [] });
+  await new Promise<void>((resolve, reject) => req.session.save((err) => (err ? reject(err) : resolve())));
+  return csrfToken;
+}
+
+export function authRoutes(users: Users, throttle: LoginThrottle, cookieName: string): Router {
+  const router = Router();
+
+  router.post('/register', async (req, res) => {
+    const { username, password } = parse(newAccount, req.body);
+    let user: SessionUser;
+    try {
+      user = await users.create(username, await hashPassword(password));
+    } catch (err) {
+      if (err instanceof UsernameTaken) throw new HttpError(409, 'username taken');
+      throw err;
+    }
+    const csrfToken = await startSession(req, user);
+    res.status(201).json({ user: { username: user.username }, csrfToken });
+  });
+
+  router.post('/login', async (req, res) => {
+    const { username, password } = parse(credentials, req.body);
+    const ip = req.ip ?? 'unknown';
+    const wait = await throttle.retryAfter(username, ip);
+    if (wait > 0) throw new HttpError(429, 'too many failed logins, try again later', { 'Retry-After': String(wait) });
+    const found = await users.find(username);
+    const ok = await verifyPassword(password, found?.passwordHash ?? (await decoyHash()));
+    if (!found || !ok) {
+      await throttle.recordFailure(username, ip);
+      throw new HttpError(401, 'wrong username or password');
+    }
+    await throttle.recordSuccess(username);
+    const csrfToken = await startSession(req, { id: found.id, username: found.username });
+    res.json({ user: { username: found.username }, csrfToken });
+  });
+
+  router.post('/logout', requireUser, requireCsrf, async (req, res) => {
+    await new Promise<void>((resolve, reject) => req.session.destroy((err) => (err ? reject(err) : resolve())));
+    res.clearCookie(cookieName, { path: '/' });
+    res.status(204).end();
+  });
+
+  return router;
+}

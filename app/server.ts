@@ -1,0 +1,58 @@
+/** Entry point: config, pool, startup checks, listen, and graceful shutdown on SIGTERM/SIGINT. */
+import { createServer } from 'node:http';
+import closeWithGrace from 'close-with-grace';
+import { pino } from 'pino';
+import { ConfigError, loadConfig, type Config } from './config.js';
+import { createPool } from './db.js';
+import { createSessionStore } from './session.js';
+import { createApp } from './app.js';
+import { shutdown } from './shutdown.js';
+import type { Lifecycle } from './routes/health.js';
+
+// Node must keep idle upstream connections open longer than nginx does (keepalive_timeout 60s in nginx.conf),
+// or nginx may send a request on a socket Node is closing.
+const KEEP_ALIVE_TIMEOUT_MS = 65_000;
+
+let config: Config;
+try {
+  config = loadConfig();
+} catch (err) {
+  if (!(err instanceof ConfigError)) throw err;
+  console.error(err.message);
+  process.exit(1);
+}
+
+const logger = pino({ level: config.logLevel, base: { instance: config.instanceId } });
+for (const warning of config.warnings) logger.warn(warning);
+
+const pool = createPool(config.database, (err) => logger.warn({ err: { message: err.message } }, 'idle database client failed'));
+const store = createSessionStore(config, pool, (err) => logger.warn({ err: { message: err.message } }, 'session store error'));
+
+// Fail fast instead of serving with sessions that cannot be kept: no fallback to memory.
+try {
+  await pool.query(config.session.store === 'postgres' ? 'SELECT 1 FROM "session" LIMIT 0' : 'SELECT 1');
+} catch (err) {
+  const hint = (err as { code?: string }).code === '42P01' ? ' (table "session" is missing: run `npm run migrate`)' : '';
+  console.error(`Cannot use the database at startup: ${(err as Error).message}${hint}`);
+  await pool.end().catch(() => {});
+  process.exit(1);
+}
+
+const lifecycle: Lifecycle = { draining: false };
+const server = createServer(createApp({ config, pool, store, logger, lifecycle }));
+server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
+server.headersTimeout = KEEP_ALIVE_TIMEOUT_MS + 1_000;
+server.requestTimeout = 30_000;
+
+server.listen(config.port, config.host, () => {
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : config.port;
+  logger.info({ port, store: config.session.store }, `listening on ${config.host}:${port}`);
+});
+
+const { drainMs, timeoutMs } = config.shutdown;
+closeWithGrace({ delay: drainMs + timeoutMs + 5_000, logger }, async ({ signal, err }) => {
+  if (err) logger.error({ err }, 'fatal error, shutting down');
+  else logger.info({ signal }, 'shutting down');
+  await shutdown({ server, lifecycle, store, pool, logger, drainMs, timeoutMs });
+});

@@ -1,0 +1,44 @@
+/**
+ * Graceful shutdown as a sequence: fail readiness, keep serving while the balancer notices, stop accepting,
+ * finish in-flight requests (bounded), close the session store and the pool.
+ */
+import type { Server } from 'node:http';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Store } from 'express-session';
+import type pg from 'pg';
+import type { Logger } from 'pino';
+import type { Lifecycle } from './routes/health.js';
+import { closeSessionStore } from './session.js';
+
+export interface ShutdownDeps {
+  server: Server;
+  lifecycle: Lifecycle;
+  store: Store;
+  pool: pg.Pool;
+  logger: Logger;
+  drainMs: number;
+  /** Longest wait for in-flight requests after the server stops accepting. */
+  timeoutMs: number;
+}
+
+export async function shutdown({ server, lifecycle, store, pool, logger, drainMs, timeoutMs }: ShutdownDeps): Promise<void> {
+  lifecycle.draining = true;
+  logger.info({ drainMs }, 'shutdown: readiness failing, draining');
+  await sleep(drainMs);
+
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  // Keep-alive connections that finish a request during the close would otherwise linger until their idle timeout.
+  const sweep = setInterval(() => server.closeIdleConnections(), 100);
+  const deadline = sleep(timeoutMs, 'timeout' as const);
+  const outcome = await Promise.race([closed.then(() => 'closed' as const), deadline]);
+  clearInterval(sweep);
+  if (outcome === 'timeout') {
+    logger.warn('shutdown: in-flight requests did not finish in time, closing their connections');
+    server.closeAllConnections();
+    await closed;
+  }
+
+  await closeSessionStore(store);
+  await pool.end();
+  logger.info('shutdown: complete');
+}

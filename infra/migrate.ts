@@ -1,0 +1,45 @@
+/**
+ * Applies the SQL migrations in infra/migrations with node-pg-migrate (https://salsita.github.io/node-pg-migrate/).
+ * Run once per deployment (`npm run migrate`, the compose `migrate` service, the k8s Job), never by each replica.
+ * Concurrent runs are safe: each waits for node-pg-migrate's advisory lock, then finds nothing left to do.
+ */
+import { fileURLToPath } from 'node:url';
+import { runner } from 'node-pg-migrate';
+import pg from 'pg';
+import { loadConfig, ConfigError } from '../app/config.js';
+import { createPool } from '../app/db.js';
+
+export const migrationsDir = fileURLToPath(new URL('./migrations', import.meta.url));
+
+/** Applies every pending migration; returns the names applied by this call. */
+export async function migrate(env: NodeJS.ProcessEnv = process.env, log: (line: string) => void = () => {}): Promise<string[]> {
+  const config = loadConfig(env);
+  // Reuse the app's pool settings (TLS mode, UTC, timeouts) for one client; no statement timeout while waiting for the lock.
+  const pool = createPool({ ...config.database, poolMax: 1, statementTimeoutMs: 0 }, () => {});
+  const client = await pool.connect();
+  try {
+    const applied = await runner({
+      dbClient: client as pg.ClientBase,
+      dir: migrationsDir,
+      direction: 'up',
+      migrationsTable: 'pgmigrations',
+      advisoryLockMode: 'wait',
+      checkOrder: true,
+      log,
+    });
+    return applied.map((m) => m.name);
+  } finally {
+    client.release();
+    await pool.end();
+  }
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  try {
+    const applied = await migrate(process.env, () => {});
+    console.log(applied.length ? `migrate: applied ${applied.join(', ')}` : 'migrate: database is up to date');
+  } catch (err) {
+    console.error(err instanceof ConfigError ? err.message : `migrate: failed: ${(err as Error).message}`);
+    process.exitCode = 1;
+  }
+}
