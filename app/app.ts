@@ -59,13 +59,11 @@ export function createApp({ config, pool, store, logger, lifecycle = { draining:
   app.use(healthRoutes(pool, lifecycle, metrics));
   app.use(express.static(publicDir, { index: 'index.html', maxAge: '1h' }));
 
-  const api = express.Router();
-  api.use(express.json({ limit: JSON_LIMIT }));
-  api.use(sessionMiddleware(config, store));
-  api.use(authRoutes(createUsers(pool), createLoginThrottle(pool, config.loginThrottle), config.session.cookieName));
-  api.use(meRoutes(config.instanceId));
-  api.use(cartRoutes());
-  app.use('/api', api);
+  // Routes carry their full path, so the metrics label is the route as written (and never the raw URL).
+  app.use('/api', express.json({ limit: JSON_LIMIT }), sessionMiddleware(config, store));
+  app.use(authRoutes(createUsers(pool), createLoginThrottle(pool, config.loginThrottle), config.session.cookieName));
+  app.use(meRoutes(config.instanceId));
+  app.use(cartRoutes());
 
   app.use(notFound);
   app.use(errorHandler(logger));

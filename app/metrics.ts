@@ -34,7 +34,7 @@ export function timeRequests(metrics: Metrics): RequestHandler {
   return (req, res, next) => {
     const end = metrics.httpDuration.startTimer({ method: req.method });
     res.once('finish', () => {
-      const route = req.route?.path ? `${req.baseUrl}${req.route.path}` : 'unmatched';
+      const route = typeof req.route?.path === 'string' ? req.route.path : 'unmatched';
       end({ route, status: String(res.statusCode) });
     });
     next();

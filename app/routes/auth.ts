@@ -37,7 +37,7 @@ async function startSession(req: Request, user: SessionUser): Promise<string> {
 export function authRoutes(users: Users, throttle: LoginThrottle, cookieName: string): Router {
   const router = Router();
 
-  router.post('/register', async (req, res) => {
+  router.post('/api/register', async (req, res) => {
     const { username, password } = parse(newAccount, req.body);
     let user: SessionUser;
     try {
@@ -50,7 +50,7 @@ export function authRoutes(users: Users, throttle: LoginThrottle, cookieName: st
     res.status(201).json({ user: { username: user.username }, csrfToken });
   });
 
-  router.post('/login', async (req, res) => {
+  router.post('/api/login', async (req, res) => {
     const { username, password } = parse(credentials, req.body);
     const ip = req.ip ?? 'unknown';
     const wait = await throttle.retryAfter(username, ip);
@@ -66,7 +66,7 @@ export function authRoutes(users: Users, throttle: LoginThrottle, cookieName: st
     res.json({ user: { username: found.username }, csrfToken });
   });
 
-  router.post('/logout', requireUser, requireCsrf, async (req, res) => {
+  router.post('/api/logout', requireUser, requireCsrf, async (req, res) => {
     await new Promise<void>((resolve, reject) => req.session.destroy((err) => (err ? reject(err) : resolve())));
     res.clearCookie(cookieName, { path: '/' });
     res.status(204).end();

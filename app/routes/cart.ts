@@ -9,10 +9,10 @@ const addItem = z.object({ item: z.string().trim().min(1).max(100) });
 
 export function cartRoutes(): Router {
   const router = Router();
-  router.get('/cart', requireUser, (req, res) => {
+  router.get('/api/cart', requireUser, (req, res) => {
     res.json({ cart: req.session.cart ?? [] });
   });
-  router.post('/cart', requireUser, requireCsrf, (req, res) => {
+  router.post('/api/cart', requireUser, requireCsrf, (req, res) => {
     const parsed = addItem.safeParse(req.body);
     if (!parsed.success) throw new HttpError(400, 'item: a string of 1 to 100 characters');
     const cart = req.session.cart ?? [];

@@ -3,7 +3,7 @@ import { Router } from 'express';
 import { requireUser } from '../http/guards.js';
 
 export function meRoutes(instanceId: string): Router {
-  return Router().get('/me', requireUser, (req, res) => {
+  return Router().get('/api/me', requireUser, (req, res) => {
     const { user, createdAt, csrfToken } = req.session;
     res.json({
       user: { username: user!.username },

@@ -1,0 +1,214 @@
+/**
+ * The local cluster: N app replicas on loopback ports behind a real nginx, supervised.
+ * Programmatic API used by `npm start`, the tests and the load tests. Postgres and migrations are the caller's.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { freePort } from './ports.js';
+import { startReplica, waitForReady, type ReplicaProcess } from './replica.js';
+import { startNginx, type NginxHandle } from './nginx.js';
+
+export interface ClusterOptions {
+  databaseUrl: string;
+  replicas?: number;
+  host?: string;
+  /** nginx's port; 0 picks a free one. */
+  port?: number;
+  /** Extra environment for every replica (SESSION_SECRET, SESSION_STORE, ...). */
+  env?: NodeJS.ProcessEnv;
+  /** replica-N.log files and nginx's folder go here. */
+  logDir: string;
+  /** Written on every change: pids, ports, URL. */
+  stateFile?: string;
+  log?: (line: string) => void;
+}
+
+export interface ReplicaInfo {
+  index: number;
+  port: number;
+  pid: number;
+  url: string;
+  logFile: string;
+  restarts: number;
+}
+
+export interface Cluster {
+  url: string;
+  nginx: NginxHandle;
+  replicas(): ReplicaInfo[];
+  /** Takes the replica out of nginx, stops it gracefully, starts a new process and puts it back once ready. */
+  restartReplica(index: number): Promise<void>;
+  /** restartReplica for each replica in turn: the others keep serving. */
+  rollingRestart(): Promise<void>;
+  /** Sends a signal without warning nginx (a crash); the supervisor starts a new process. */
+  killReplica(index: number, signal?: NodeJS.Signals): Promise<void>;
+  /** Resolves when the replica at index serves /readyz again (after a crash). */
+  waitForReplica(index: number, timeoutMs?: number): Promise<void>;
+  stop(): Promise<void>;
+}
+
+interface Slot {
+  index: number;
+  port: number;
+  logFile: string;
+  process: ReplicaProcess;
+  /** Out of nginx's upstream list (restarting). */
+  down: boolean;
+  /** Exits while set are expected: no supervisor restart. */
+  planned: boolean;
+  restarts: number;
+  ready: Promise<void>;
+}
+
+const SUPERVISOR_BACKOFF_MS = [200, 500, 1_000, 2_000, 5_000];
+const STOP_TIMEOUT_MS = 20_000;
+
+/** SIGTERM, then SIGKILL if the replica has not finished its graceful shutdown in time. */
+async function stopWithin(replica: ReplicaProcess, ms: number): Promise<void> {
+  const timer = setTimeout(() => replica.child.kill('SIGKILL'), ms);
+  await replica.stop('SIGTERM');
+  clearTimeout(timer);
+}
+
+export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
+  const { replicas = 3, host = '127.0.0.1', logDir, log = () => {} } = opts;
+  mkdirSync(logDir, { recursive: true });
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    NODE_ENV: 'production',
+    LOG_LEVEL: 'info',
+    // nginx stops sending before a planned stop, so a short drain is enough locally.
+    SHUTDOWN_DRAIN_MS: '500',
+    ...opts.env,
+    DATABASE_URL: opts.databaseUrl,
+    HOST: '127.0.0.1',
+  };
+  let stopping = false;
+  let nginx: NginxHandle | undefined;
+
+  const spawnInto = (slot: Omit<Slot, 'process' | 'ready'> & Partial<Slot>): Slot => {
+    const child = startReplica({ port: slot.port, env, logFile: slot.logFile, detached: true });
+    const full = slot as Slot;
+    full.process = child;
+    full.ready = waitForReady(child);
+    full.ready.catch(() => {}); // observed by whoever awaits it; supervision handles the exit
+    void child.exited.then((code) => onExit(full, child, code));
+    writeState();
+    return full;
+  };
+
+  const onExit = async (slot: Slot, child: ReplicaProcess, code: number | string) => {
+    if (stopping || slot.planned || slot.process !== child) return;
+    const delay = SUPERVISOR_BACKOFF_MS[Math.min(slot.restarts, SUPERVISOR_BACKOFF_MS.length - 1)]!;
+    log(`replica ${slot.index + 1} (pid ${child.pid}) exited unexpectedly (${code}); restarting in ${delay} ms`);
+    await sleep(delay);
+    if (stopping || slot.process !== child) return;
+    slot.restarts++;
+    spawnInto(slot);
+    slot.ready.then(
+      () => log(`replica ${slot.index + 1} is back (pid ${slot.process.pid})`),
+      (err: Error) => log(`replica ${slot.index + 1} failed to start: ${err.message}`),
+    );
+  };
+
+  const slots: Slot[] = [];
+  for (let index = 0; index < replicas; index++) {
+    const port = await freePort();
+    const logFile = join(logDir, `replica-${index + 1}.log`);
+    slots.push(spawnInto({ index, port, logFile, down: false, planned: false, restarts: 0 }));
+  }
+  try {
+    await Promise.all(slots.map((s) => s.ready));
+  } catch (err) {
+    stopping = true;
+    await Promise.all(slots.map((s) => s.process.stop('SIGKILL')));
+    throw new Error(`${(err as Error).message}; see ${logDir}`);
+  }
+
+  const upstreams = () => slots.map((s) => ({ address: `127.0.0.1:${s.port}`, down: s.down }));
+  nginx = await startNginx({
+    host,
+    port: opts.port ?? 8080,
+    upstreams: upstreams(),
+    runDir: join(logDir, 'nginx'),
+    log,
+  }).catch(async (err: Error) => {
+    stopping = true;
+    await Promise.all(slots.map((s) => s.process.stop('SIGKILL')));
+    throw err;
+  });
+
+  function info(s: Slot): ReplicaInfo {
+    return { index: s.index, port: s.port, pid: s.process.pid, url: s.process.url, logFile: s.logFile, restarts: s.restarts };
+  }
+
+  function writeState() {
+    if (!opts.stateFile) return;
+    const state = {
+      pid: process.pid,
+      url: nginx?.url,
+      nginx: nginx && { pid: nginx.pid, runDir: nginx.runDir },
+      replicas: slots.map(info),
+      logDir,
+      updatedAt: new Date().toISOString(),
+    };
+    writeFileSync(opts.stateFile, `${JSON.stringify(state, null, 2)}\n`);
+  }
+  writeState();
+  const balancer = nginx;
+
+  const slotAt = (index: number) => {
+    const slot = slots[index];
+    if (!slot) throw new RangeError(`no replica ${index}; the cluster has ${slots.length}`);
+    return slot;
+  };
+
+  async function restartReplica(index: number) {
+    const slot = slotAt(index);
+    slot.down = true;
+    await balancer.reload(upstreams());
+    slot.planned = true;
+    try {
+      await stopWithin(slot.process, STOP_TIMEOUT_MS);
+      spawnInto(slot);
+      await slot.ready;
+    } finally {
+      slot.planned = false;
+    }
+    slot.down = false;
+    await balancer.reload(upstreams());
+    log(`replica ${index + 1} restarted (pid ${slot.process.pid})`);
+  }
+
+  return {
+    url: balancer.url,
+    nginx: balancer,
+    replicas: () => slots.map(info),
+    restartReplica,
+    async rollingRestart() {
+      for (const slot of slots) await restartReplica(slot.index);
+    },
+    async killReplica(index, signal = 'SIGKILL') {
+      const slot = slotAt(index);
+      const before = slot.process;
+      await before.stop(signal);
+      // Wait until the supervisor has launched the replacement, so waitForReplica sees the new process.
+      while (slot.process === before && !stopping) await sleep(20);
+    },
+    async waitForReplica(index, timeoutMs = 30_000) {
+      const slot = slotAt(index);
+      await Promise.race([
+        slot.ready,
+        sleep(timeoutMs).then(() => Promise.reject(new Error(`replica ${index + 1} not ready after ${timeoutMs} ms`))),
+      ]);
+    },
+    async stop() {
+      if (stopping) return;
+      stopping = true;
+      await balancer.stop();
+      await Promise.all(slots.map((s) => stopWithin(s.process, STOP_TIMEOUT_MS)));
+      writeState();
+    },
+  };
+}

@@ -1,0 +1,69 @@
+/** Starts one app replica (app/server.ts) as a child process and tells when it is ready or gone. */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { openSync, closeSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+const serverEntry = fileURLToPath(new URL('../app/server.ts', import.meta.url));
+
+export interface ReplicaProcess {
+  port: number;
+  url: string;
+  pid: number;
+  child: ChildProcess;
+  /** Resolves with the exit code (or the signal name) once the process is gone. */
+  exited: Promise<number | string>;
+  /** Sends the signal (default SIGTERM) and waits for the exit. */
+  stop(signal?: NodeJS.Signals): Promise<number | string>;
+}
+
+export interface StartReplicaOptions {
+  port: number;
+  env: NodeJS.ProcessEnv;
+  /** Appends stdout and stderr there; default: inherited by nothing (ignored). */
+  logFile?: string;
+  /** Own process group, so a Ctrl+C in the terminal reaches the supervisor only, which then stops replicas in order. */
+  detached?: boolean;
+}
+
+export function startReplica({ port, env, logFile, detached = false }: StartReplicaOptions): ReplicaProcess {
+  const fd = logFile ? openSync(logFile, 'a') : undefined;
+  const child = spawn(process.execPath, ['--import', 'tsx', serverEntry], {
+    env: { ...env, PORT: String(port), HOST: env.HOST ?? '127.0.0.1' },
+    stdio: ['ignore', fd ?? 'ignore', fd ?? 'ignore'],
+    detached,
+  });
+  if (fd !== undefined) closeSync(fd);
+  const exited = new Promise<number | string>((resolve) =>
+    child.once('exit', (code, signal) => resolve(code ?? signal ?? 'unknown')),
+  );
+  return {
+    port,
+    url: `http://127.0.0.1:${port}`,
+    pid: child.pid!,
+    child,
+    exited,
+    async stop(signal = 'SIGTERM') {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      return exited;
+    },
+  };
+}
+
+/** Polls /readyz until 200; throws if the process exits first or the time runs out. */
+export async function waitForReady(replica: ReplicaProcess, timeoutMs = 30_000): Promise<void> {
+  let gone: number | string | undefined;
+  void replica.exited.then((code) => (gone = code));
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (gone !== undefined) throw new Error(`replica on port ${replica.port} exited (${gone}) before it was ready`);
+    try {
+      const res = await fetch(`${replica.url}/readyz`, { signal: AbortSignal.timeout(1_000) });
+      if (res.status === 200) return;
+    } catch {
+      // not listening yet
+    }
+    await sleep(100);
+  }
+  throw new Error(`replica on port ${replica.port} not ready after ${timeoutMs} ms`);
+}

@@ -1,0 +1,107 @@
+/**
+ * `npm start`: the whole cluster on this machine. Postgres (DATABASE_URL, else an embedded one whose data stays
+ * in .data/postgres), migrations once, N replicas, nginx on 127.0.0.1:8080. SIGHUP rolls, SIGINT/SIGTERM stop.
+ */
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { join, relative } from 'node:path';
+import { parseArgs } from 'node:util';
+import { startPostgres } from './postgres.js';
+import { migrate } from './migrate.js';
+import { startCluster } from './cluster.js';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const dataDir = join(root, '.data');
+const stateFile = join(dataDir, 'cluster.json');
+const STOP_DEADLINE_MS = 30_000;
+
+function fail(message: string): never {
+  console.error(`npm start: ${message}`);
+  process.exit(1);
+}
+
+function options() {
+  try {
+    const { values } = parseArgs({
+      options: { replicas: { type: 'string', default: '3' }, port: { type: 'string', default: '8080' } },
+    });
+    const replicas = Number(values.replicas);
+    const port = Number(values.port);
+    if (!Number.isInteger(replicas) || replicas < 1 || replicas > 32) fail('--replicas must be a whole number from 1 to 32');
+    if (!Number.isInteger(port) || port < 1 || port > 65535) fail('--port must be a TCP port (1-65535)');
+    return { replicas, port };
+  } catch (err) {
+    fail((err as Error).message);
+  }
+}
+
+/** One secret for every replica (they must share it), kept across runs so cookies stay valid. */
+function sessionSecret(): string {
+  if (process.env.SESSION_SECRET) return process.env.SESSION_SECRET;
+  const file = join(dataDir, 'session-secret');
+  if (!existsSync(file)) writeFileSync(file, randomBytes(48).toString('base64url'), { mode: 0o600 });
+  return readFileSync(file, 'utf8').trim();
+}
+
+const { replicas, port } = options();
+mkdirSync(dataDir, { recursive: true, mode: 0o755 });
+const logDir = join(dataDir, 'logs');
+const say = (line: string) => console.log(line);
+
+const postgres = await startPostgres({ dataDir: join(dataDir, 'postgres'), log: say, useContainers: false }).catch((err: Error) =>
+  fail(`cannot start PostgreSQL: ${err.message}`),
+);
+const applied = await migrate({ ...process.env, DATABASE_URL: postgres.url }).catch(async (err: Error) => {
+  await postgres.stop();
+  return fail(`migrations failed: ${err.message}`);
+});
+say(applied.length ? `migrations: applied ${applied.join(', ')}` : 'migrations: database is up to date');
+
+const cluster = await startCluster({
+  databaseUrl: postgres.url,
+  replicas,
+  port,
+  env: { SESSION_SECRET: sessionSecret() },
+  logDir,
+  stateFile,
+  log: say,
+}).catch(async (err: Error) => {
+  await postgres.stop();
+  return fail(err.message);
+});
+
+say(`\nReady: ${cluster.url}  (${replicas} replicas behind nginx, PostgreSQL: ${postgres.source})`);
+say(`Logs:  ${relative(process.cwd(), logDir) || '.'}/replica-N.log, nginx in ${relative(process.cwd(), cluster.nginx.runDir)}`);
+say(`State: ${relative(process.cwd(), stateFile)}`);
+say('Ctrl+C stops everything; `kill -HUP <pid>` restarts the replicas one at a time.\n');
+
+let busy = false;
+process.on('SIGHUP', async () => {
+  if (busy) return;
+  busy = true;
+  say('SIGHUP: rolling restart');
+  try {
+    await cluster.rollingRestart();
+    say('rolling restart done');
+  } catch (err) {
+    say(`rolling restart failed: ${(err as Error).message}`);
+  } finally {
+    busy = false;
+  }
+});
+
+let stopping = false;
+async function stop(signal: string) {
+  if (stopping) return;
+  stopping = true;
+  say(`${signal}: stopping`);
+  // The whole stop is bounded: a hung child must not keep the terminal.
+  setTimeout(() => fail(`did not stop within ${STOP_DEADLINE_MS / 1000} s`), STOP_DEADLINE_MS).unref();
+  await cluster.stop();
+  await postgres.stop();
+  say('stopped');
+  process.exit(0);
+}
+process.on('SIGINT', () => void stop('SIGINT'));
+process.on('SIGTERM', () => void stop('SIGTERM'));

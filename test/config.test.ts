@@ -1,0 +1,71 @@
+/** The configuration schema itself: defaults, rotation, database settings and their one-line errors. */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadConfig, ConfigError } from '../app/config.js';
+
+const SECRET = 'x'.repeat(32);
+
+describe('Configuration', () => {
+  it('When nothing is set, then development defaults apply and the fixed secret is warned about', () => {
+    const config = loadConfig({});
+    assert.equal(config.env, 'development');
+    assert.equal(config.port, 3000);
+    assert.equal(config.session.maxAgeMs, 30 * 24 * 3600 * 1000);
+    assert.equal(config.session.store, 'postgres');
+    assert.equal(config.database.poolMax, 10);
+    assert.equal(config.database.ssl.mode, 'disable');
+    assert.match(config.instanceId, /-\d+$/, 'host name + pid');
+    assert.ok(config.warnings.some((w) => w.includes('SESSION_SECRET')));
+  });
+
+  it('When several secrets are given, then all are kept in order (the first signs)', () => {
+    const config = loadConfig({ SESSION_SECRET: ` new-${SECRET} , old-${SECRET} ` });
+    assert.deepEqual(config.session.secrets, [`new-${SECRET}`, `old-${SECRET}`]);
+  });
+
+  it('When the memory store is chosen outside production, then a warning says sessions are lost', () => {
+    assert.ok(loadConfig({ SESSION_STORE: 'memory' }).warnings.some((w) => /lost on restart/.test(w)));
+  });
+
+  it('When Supabase settings are given, then they become a verified TLS connection to db.<ref>.supabase.co', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ca-'));
+    writeFileSync(join(dir, 'ca.crt'), 'CERT');
+    const config = loadConfig({ SUPABASE_URL: 'https://abcdefgh.supabase.co', SUPABASE_DB_PASSWORD: 'p@ss/word', DATABASE_SSL_CA: join(dir, 'ca.crt') });
+    assert.equal(config.database.connectionString, 'postgres://postgres:p%40ss%2Fword@db.abcdefgh.supabase.co:5432/postgres');
+    assert.deepEqual(config.database.ssl, { mode: 'verify-full', ca: 'CERT' });
+  });
+
+  it('When Supabase is used without its CA file, then startup names DATABASE_SSL_CA', () => {
+    assert.throws(() => loadConfig({ SUPABASE_URL: 'https://abcdefgh.supabase.co', SUPABASE_DB_PASSWORD: 'pw' }), /DATABASE_SSL_CA: is required/);
+  });
+
+  it('When DATABASE_URL carries sslmode, then it is the default TLS mode and is removed from the URL', () => {
+    const config = loadConfig({ DATABASE_URL: 'postgres://u:p@db.example:5432/app?sslmode=require&application_name=x' });
+    assert.equal(config.database.ssl.mode, 'require');
+    assert.equal(config.database.connectionString, 'postgres://u:p@db.example:5432/app?application_name=x');
+    assert.ok(config.warnings.some((w) => w.includes('does not verify')));
+  });
+
+  it('When the CA file cannot be read, then startup names DATABASE_SSL_CA', () => {
+    assert.throws(
+      () => loadConfig({ DATABASE_URL: 'postgres://db/app', DATABASE_SSL: 'verify-full', DATABASE_SSL_CA: '/nonexistent/ca.pem' }),
+      /^ConfigError: Invalid configuration: DATABASE_SSL_CA: cannot read/,
+    );
+  });
+
+  it('When a value is out of range, then the error is one line naming the setting', () => {
+    for (const [name, value] of [['PG_POOL_MAX', '0'], ['SESSION_MAX_AGE_SECONDS', '-5'], ['DATABASE_URL', 'mysql://x'], ['LOG_LEVEL', 'loud']]) {
+      try {
+        loadConfig({ [name!]: value });
+        assert.fail(`${name}=${value} was accepted`);
+      } catch (err) {
+        assert.ok(err instanceof ConfigError);
+        assert.match(err.message, new RegExp(`^Invalid configuration: ${name}: `));
+        assert.equal(err.message.split('\n').length, 1);
+      }
+    }
+  });
+});

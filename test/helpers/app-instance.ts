@@ -1,0 +1,35 @@
+/** Builds the real app in this process on a real pool and listens on port 0; closes everything in t.after. */
+import { createServer, type Server } from 'node:http';
+import type { TestContext } from 'node:test';
+import { pino } from 'pino';
+import type pg from 'pg';
+import { loadConfig, type Config } from '../../app/config.js';
+import { createPool } from '../../app/db.js';
+import { createSessionStore, closeSessionStore } from '../../app/session.js';
+import { createApp } from '../../app/app.js';
+
+export const TEST_SECRET = 'test-secret-that-is-at-least-32-characters-long';
+
+export interface AppInstance {
+  url: string;
+  config: Config;
+  pool: pg.Pool;
+  server: Server;
+}
+
+export async function startApp(t: TestContext, databaseUrl: string, env: NodeJS.ProcessEnv = {}): Promise<AppInstance> {
+  const config = loadConfig({ NODE_ENV: 'test', DATABASE_URL: databaseUrl, SESSION_SECRET: TEST_SECRET, INSTANCE_ID: 'in-process', ...env });
+  const logger = pino({ level: 'silent' });
+  const pool = createPool(config.database, () => {});
+  const store = createSessionStore(config, pool, () => {});
+  const server = createServer(createApp({ config, pool, store, logger }));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.after(async () => {
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+    await closeSessionStore(store);
+    await pool.end();
+  });
+  const { port } = server.address() as { port: number };
+  return { url: `http://127.0.0.1:${port}`, config, pool, server };
+}

@@ -1,0 +1,24 @@
+/** Real app processes (app/server.ts) for tests that need restarts or several replicas; stopped in t.after. */
+import type { TestContext } from 'node:test';
+import { freePort } from '../../infra/ports.js';
+import { startReplica, waitForReady, type ReplicaProcess } from '../../infra/replica.js';
+import { TEST_SECRET } from './app-instance.js';
+
+export function replicaEnv(databaseUrl: string, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  return {
+    PATH: process.env.PATH,
+    NODE_ENV: 'production',
+    DATABASE_URL: databaseUrl,
+    SESSION_SECRET: TEST_SECRET,
+    LOG_LEVEL: 'warn',
+    SHUTDOWN_DRAIN_MS: '0',
+    ...extra,
+  };
+}
+
+export async function startReadyReplica(t: TestContext, env: NodeJS.ProcessEnv, port?: number): Promise<ReplicaProcess> {
+  const replica = startReplica({ port: port ?? (await freePort()), env });
+  t.after(() => replica.stop('SIGKILL'));
+  await waitForReady(replica);
+  return replica;
+}
