@@ -198,10 +198,17 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
     },
     async waitForReplica(index, timeoutMs = 30_000) {
       const slot = slotAt(index);
-      await Promise.race([
-        slot.ready,
-        sleep(timeoutMs).then(() => Promise.reject(new Error(`replica ${index + 1} not ready after ${timeoutMs} ms`))),
-      ]);
+      const timer = new AbortController();
+      try {
+        await Promise.race([
+          slot.ready,
+          sleep(timeoutMs, undefined, { signal: timer.signal }).then(() => {
+            throw new Error(`replica ${index + 1} not ready after ${timeoutMs} ms`);
+          }),
+        ]);
+      } finally {
+        timer.abort();
+      }
     },
     async stop() {
       if (stopping) return;

@@ -16,6 +16,8 @@ export interface EmbeddedOptions {
   dataDir?: string;
   port?: number;
   log?: (line: string) => void;
+  /** The server's own log lines (default: dropped; the last ones are kept for start errors). */
+  serverLog?: (line: string) => void;
 }
 
 export async function startEmbedded(opts: EmbeddedOptions): Promise<PostgresHandle> {
@@ -47,7 +49,7 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<PostgresHand
       for (const line of String(chunk).split('\n').filter((l) => l.trim())) {
         recent.push(line);
         if (recent.length > 15) recent.shift();
-        log(`postgres: ${line}`);
+        opts.serverLog?.(line);
       }
     };
     const EmbeddedPostgres = await loadEmbeddedPostgres();

@@ -26,6 +26,7 @@ export interface StartPostgresOptions {
   dataDir?: string; // persistent data folder (embedded); default: temp dir removed on stop
   port?: number;
   log?: (line: string) => void; // progress lines such as "postgres: embedded PostgreSQL 17 on 127.0.0.1:54321 (data in ...)"
+  serverLog?: (line: string) => void; // the embedded server's own log lines
   useContainers?: boolean; // default true; false skips the Testcontainers probe
 }
 
@@ -43,7 +44,7 @@ export async function startPostgres(opts: StartPostgresOptions = {}): Promise<Po
     if (opts.dataDir) log(`postgres: dataDir ${opts.dataDir} is not used with a container; its data is removed on stop`);
     return startContainer(opts.port, log);
   }
-  return startEmbedded({ dataDir: opts.dataDir, port: opts.port, log: opts.log });
+  return startEmbedded({ dataDir: opts.dataDir, port: opts.port, log: opts.log, serverLog: opts.serverLog });
 }
 
 /** Creates a fresh empty database on the server behind `url` and returns its URL (used by tests for isolation). */

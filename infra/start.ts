@@ -2,7 +2,7 @@
  * `npm start`: the whole cluster on this machine. Postgres (DATABASE_URL, else an embedded one whose data stays
  * in .data/postgres), migrations once, N replicas, nginx on 127.0.0.1:8080. SIGHUP rolls, SIGINT/SIGTERM stop.
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { join, relative } from 'node:path';
@@ -49,7 +49,14 @@ mkdirSync(dataDir, { recursive: true, mode: 0o755 });
 const logDir = join(dataDir, 'logs');
 const say = (line: string) => console.log(line);
 
-const postgres = await startPostgres({ dataDir: join(dataDir, 'postgres'), log: say, useContainers: false }).catch((err: Error) =>
+mkdirSync(logDir, { recursive: true });
+const postgresLog = createWriteStream(join(logDir, 'postgres.log'), { flags: 'a' });
+const postgres = await startPostgres({
+  dataDir: join(dataDir, 'postgres'),
+  log: say,
+  serverLog: (line) => postgresLog.write(`${line}\n`),
+  useContainers: false,
+}).catch((err: Error) =>
   fail(`cannot start PostgreSQL: ${err.message}`),
 );
 const applied = await migrate({ ...process.env, DATABASE_URL: postgres.url }).catch(async (err: Error) => {
@@ -72,7 +79,7 @@ const cluster = await startCluster({
 });
 
 say(`\nReady: ${cluster.url}  (${replicas} replicas behind nginx, PostgreSQL: ${postgres.source})`);
-say(`Logs:  ${relative(process.cwd(), logDir) || '.'}/replica-N.log, nginx in ${relative(process.cwd(), cluster.nginx.runDir)}`);
+say(`Logs:  ${relative(process.cwd(), logDir) || '.'}/replica-N.log and postgres.log, nginx in ${relative(process.cwd(), cluster.nginx.runDir)}`);
 say(`State: ${relative(process.cwd(), stateFile)}`);
 say('Ctrl+C stops everything; `kill -HUP <pid>` restarts the replicas one at a time.\n');
 
