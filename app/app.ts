@@ -61,7 +61,7 @@ export function createApp({ config, pool, store, logger, lifecycle = { draining:
 
   // Routes carry their full path, so the metrics label is the route as written (and never the raw URL).
   app.use('/api', express.json({ limit: JSON_LIMIT }), sessionMiddleware(config, store));
-  app.use(authRoutes(createUsers(pool), createLoginThrottle(pool, config.loginThrottle), config.session.cookieName));
+  app.use(authRoutes(createUsers(pool), createLoginThrottle(pool, config.loginThrottle), config.session.cookieName, config.passwordScryptCost));
   app.use(meRoutes(config.instanceId));
   app.use(cartRoutes());
 

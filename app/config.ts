@@ -51,6 +51,8 @@ const schema = z
       .regex(/^[A-Za-z0-9_.-]+$/, 'must be a plain cookie name')
       .default('sid'),
 
+    PASSWORD_SCRYPT_COST: int(1024, 1_048_576, 16_384).refine((n) => (n & (n - 1)) === 0, 'must be a power of 2'),
+
     LOGIN_THROTTLE_WINDOW_SECONDS: int(1, DAY_SECONDS, 15 * 60),
     LOGIN_MAX_FAILURES_PER_USER: int(1, 1_000_000, 5),
     LOGIN_MAX_FAILURES_PER_IP: int(1, 1_000_000, 50),
@@ -113,6 +115,8 @@ export interface Config {
     maxAgeMs: number;
     cookieName: string;
   };
+  /** scrypt N for new password hashes; stored hashes carry their own, so changing it never locks anyone out. */
+  passwordScryptCost: number;
   loginThrottle: { windowSeconds: number; maxPerUser: number; maxPerIp: number };
   shutdown: { drainMs: number; timeoutMs: number };
   /** Non-fatal problems to log at startup. */
@@ -214,6 +218,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       maxAgeMs: env.SESSION_MAX_AGE_SECONDS * 1000,
       cookieName: env.SESSION_COOKIE_NAME,
     },
+    passwordScryptCost: env.PASSWORD_SCRYPT_COST,
     loginThrottle: {
       windowSeconds: env.LOGIN_THROTTLE_WINDOW_SECONDS,
       maxPerUser: env.LOGIN_MAX_FAILURES_PER_USER,

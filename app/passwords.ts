@@ -1,7 +1,7 @@
 /** Password hashing with Node's built-in scrypt; the stored string carries its parameters so they can change later. */
 import { randomBytes, scrypt, timingSafeEqual, type ScryptOptions } from 'node:crypto';
 
-const PARAMS = { N: 16384, r: 8, p: 1 };
+const DEFAULT_COST = 16384;
 const KEY_LENGTH = 64;
 
 function derive(password: string, salt: Buffer, opts: ScryptOptions): Promise<Buffer> {
@@ -12,10 +12,11 @@ function derive(password: string, salt: Buffer, opts: ScryptOptions): Promise<Bu
   );
 }
 
-export async function hashPassword(password: string): Promise<string> {
+export async function hashPassword(password: string, N = DEFAULT_COST): Promise<string> {
+  const params = { N, r: 8, p: 1 };
   const salt = randomBytes(16);
-  const key = await derive(password, salt, PARAMS);
-  return ['scrypt', PARAMS.N, PARAMS.r, PARAMS.p, salt.toString('base64'), key.toString('base64')].join('$');
+  const key = await derive(password, salt, params);
+  return ['scrypt', params.N, params.r, params.p, salt.toString('base64'), key.toString('base64')].join('$');
 }
 
 export async function verifyPassword(password: string, stored: string): Promise<boolean> {
@@ -26,9 +27,9 @@ export async function verifyPassword(password: string, stored: string): Promise<
   return actual.length === expected.length && timingSafeEqual(actual, expected);
 }
 
-let decoy: Promise<string> | undefined;
-/** Hash of a random password, checked when the user does not exist so both cases take the same time. */
-export function decoyHash(): Promise<string> {
-  decoy ??= hashPassword(randomBytes(16).toString('hex'));
-  return decoy;
+const decoys = new Map<number, Promise<string>>();
+/** Hash of a random password at the given cost, checked when the user does not exist so both cases take the same time. */
+export function decoyHash(N = DEFAULT_COST): Promise<string> {
+  if (!decoys.has(N)) decoys.set(N, hashPassword(randomBytes(16).toString('hex'), N));
+  return decoys.get(N)!;
 }

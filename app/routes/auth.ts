@@ -34,14 +34,14 @@ async function startSession(req: Request, user: SessionUser): Promise<string> {
   return csrfToken;
 }
 
-export function authRoutes(users: Users, throttle: LoginThrottle, cookieName: string): Router {
+export function authRoutes(users: Users, throttle: LoginThrottle, cookieName: string, scryptCost: number): Router {
   const router = Router();
 
   router.post('/api/register', async (req, res) => {
     const { username, password } = parse(newAccount, req.body);
     let user: SessionUser;
     try {
-      user = await users.create(username, await hashPassword(password));
+      user = await users.create(username, await hashPassword(password, scryptCost));
     } catch (err) {
       if (err instanceof UsernameTaken) throw new HttpError(409, 'username taken');
       throw err;
@@ -56,7 +56,7 @@ export function authRoutes(users: Users, throttle: LoginThrottle, cookieName: st
     const wait = await throttle.retryAfter(username, ip);
     if (wait > 0) throw new HttpError(429, 'too many failed logins, try again later', { 'Retry-After': String(wait) });
     const found = await users.find(username);
-    const ok = await verifyPassword(password, found?.passwordHash ?? (await decoyHash()));
+    const ok = await verifyPassword(password, found?.passwordHash ?? (await decoyHash(scryptCost)));
     if (!found || !ok) {
       await throttle.recordFailure(username, ip);
       throw new HttpError(401, 'wrong username or password');
