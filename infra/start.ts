@@ -1,19 +1,18 @@
 /**
  * `npm start`: the whole cluster on this machine. Postgres (DATABASE_URL, else an embedded one whose data stays
  * in .data/postgres), migrations once, N replicas, nginx on 127.0.0.1:8080. SIGHUP rolls, SIGINT/SIGTERM stop.
+ * Options: --replicas N (3), --port P (8080), --data-dir DIR (.data: secret, logs, state file, embedded data).
  */
 import { createWriteStream, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
-import { join, relative } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { startPostgres } from './postgres.js';
 import { migrate } from './migrate.js';
 import { startCluster } from './cluster.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const dataDir = join(root, '.data');
-const stateFile = join(dataDir, 'cluster.json');
 const STOP_DEADLINE_MS = 30_000;
 
 function fail(message: string): never {
@@ -24,13 +23,17 @@ function fail(message: string): never {
 function options() {
   try {
     const { values } = parseArgs({
-      options: { replicas: { type: 'string', default: '3' }, port: { type: 'string', default: '8080' } },
+      options: {
+        replicas: { type: 'string', default: '3' },
+        port: { type: 'string', default: '8080' },
+        'data-dir': { type: 'string', default: join(root, '.data') },
+      },
     });
     const replicas = Number(values.replicas);
     const port = Number(values.port);
     if (!Number.isInteger(replicas) || replicas < 1 || replicas > 32) fail('--replicas must be a whole number from 1 to 32');
     if (!Number.isInteger(port) || port < 1 || port > 65535) fail('--port must be a TCP port (1-65535)');
-    return { replicas, port };
+    return { replicas, port, dataDir: resolve(values['data-dir']) };
   } catch (err) {
     fail((err as Error).message);
   }
@@ -44,7 +47,8 @@ function sessionSecret(): string {
   return readFileSync(file, 'utf8').trim();
 }
 
-const { replicas, port } = options();
+const { replicas, port, dataDir } = options();
+const stateFile = join(dataDir, 'cluster.json');
 mkdirSync(dataDir, { recursive: true, mode: 0o755 });
 const logDir = join(dataDir, 'logs');
 const say = (line: string) => console.log(line);
