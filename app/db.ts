@@ -15,6 +15,8 @@ function tlsOptions(ssl: DatabaseConfig['ssl']): boolean | ConnectionOptions {
   }
 }
 
+const QUERY_TIMEOUT_MARGIN_MS = 1_000;
+
 export function createPool(db: DatabaseConfig, onIdleError: (err: Error) => void): pg.Pool {
   const pool = new pg.Pool({
     connectionString: db.connectionString,
@@ -23,6 +25,9 @@ export function createPool(db: DatabaseConfig, onIdleError: (err: Error) => void
     connectionTimeoutMillis: db.connectTimeoutMs,
     idleTimeoutMillis: db.idleTimeoutMs,
     statement_timeout: db.statementTimeoutMs,
+    // statement_timeout is enforced by the server, so a server that cannot answer at all (frozen, partitioned) leaves
+    // the query, and its request, hanging. The client gives up a little later; the pool then discards that client.
+    query_timeout: db.statementTimeoutMs ? db.statementTimeoutMs + QUERY_TIMEOUT_MARGIN_MS : undefined,
     // connect-pg-simple writes `expire` (timestamp without time zone) from Node's clock: keep the session in UTC.
     options: '-c TimeZone=UTC',
     application_name: 'express-pg-sessions',

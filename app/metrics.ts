@@ -3,9 +3,29 @@ import client from 'prom-client';
 import type { RequestHandler } from 'express';
 import type pg from 'pg';
 
+export type StoreOperation = 'get' | 'set' | 'touch' | 'destroy' | 'prune';
+/** pruned: this replica won the fleet-wide claim and pruned; not_due: another replica pruned within the interval. */
+export type PruneOutcome = 'pruned' | 'not_due' | 'failed';
+
+/** What the session store (app/session-store.ts) and the pruner (app/session-pruner.ts) report. */
+export interface SessionStoreMetrics {
+  /** Starts timing one store operation; call the result when it ends, with the error if it failed. */
+  startOperation(operation: StoreOperation): (err?: unknown) => void;
+  touchSkipped(): void;
+  pruneChecked(outcome: PruneOutcome, deleted?: number): void;
+}
+
+/** For a store built without a registry (in-process test apps). */
+export const noStoreMetrics: SessionStoreMetrics = {
+  startOperation: () => () => {},
+  touchSkipped() {},
+  pruneChecked() {},
+};
+
 export interface Metrics {
   registry: client.Registry;
   httpDuration: client.Histogram<'method' | 'route' | 'status'>;
+  sessionStore: SessionStoreMetrics;
 }
 
 export function createMetrics(instance: string, pool: pg.Pool): Metrics {
@@ -26,7 +46,57 @@ export function createMetrics(instance: string, pool: pg.Pool): Metrics {
   ] as const) {
     new client.Gauge({ name, help, registers: [registry], collect() { this.set(read()); } });
   }
-  return { registry, httpDuration };
+  return { registry, httpDuration, sessionStore: sessionStoreMetrics(registry) };
+}
+
+function sessionStoreMetrics(registry: client.Registry): SessionStoreMetrics {
+  const duration = new client.Histogram({
+    name: 'session_store_operation_duration_seconds',
+    help: 'Session store operations that reached PostgreSQL, by operation (prune: one whole run)',
+    labelNames: ['operation'] as const,
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [registry],
+  });
+  const errors = new client.Counter({
+    name: 'session_store_errors_total',
+    help: 'Session store operations that failed, by operation',
+    labelNames: ['operation'] as const,
+    registers: [registry],
+  });
+  const skipped = new client.Counter({
+    name: 'session_store_touches_skipped_total',
+    help: 'Touches not written because the stored expiry was within SESSION_TOUCH_AFTER_SECONDS of the new one',
+    registers: [registry],
+  });
+  const pruneRuns = new client.Counter({
+    name: 'session_prune_checks_total',
+    help: 'Prune timer firings on this replica: pruned (won the fleet-wide claim), not_due (another replica pruned), failed',
+    labelNames: ['outcome'] as const,
+    registers: [registry],
+  });
+  const pruned = new client.Counter({
+    name: 'session_pruned_total',
+    help: 'Expired sessions deleted by this replica',
+    registers: [registry],
+  });
+  // Every series exists from the start, so dashboards and rate() see zeros rather than gaps.
+  for (const operation of ['get', 'set', 'touch', 'destroy', 'prune'] as const) errors.inc({ operation }, 0);
+  for (const outcome of ['pruned', 'not_due', 'failed'] as const) pruneRuns.inc({ outcome }, 0);
+
+  return {
+    startOperation(operation) {
+      const end = duration.startTimer({ operation });
+      return (err) => {
+        end();
+        if (err) errors.inc({ operation });
+      };
+    },
+    touchSkipped: () => skipped.inc(),
+    pruneChecked(outcome, deleted = 0) {
+      pruneRuns.inc({ outcome });
+      pruned.inc(deleted);
+    },
+  };
 }
 
 /** Times each request; the route label is the matched Express path, never the raw URL (bounded cardinality). */

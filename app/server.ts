@@ -1,10 +1,12 @@
-/** Entry point: config, pool, startup checks, listen, and graceful shutdown on SIGTERM/SIGINT. */
+/** Entry point: config, pool, startup checks, listen, the fleet-wide pruner, and graceful shutdown on SIGTERM/SIGINT. */
 import { createServer } from 'node:http';
 import closeWithGrace from 'close-with-grace';
 import { pino } from 'pino';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { createPool } from './db.js';
 import { createSessionStore } from './session.js';
+import { startSessionPruner } from './session-pruner.js';
+import { createMetrics } from './metrics.js';
 import { createApp } from './app.js';
 import { shutdown } from './shutdown.js';
 import type { Lifecycle } from './routes/health.js';
@@ -26,7 +28,13 @@ const logger = pino({ level: config.logLevel, base: { instance: config.instanceI
 for (const warning of config.warnings) logger.warn(warning);
 
 const pool = createPool(config.database, (err) => logger.warn({ err: { message: err.message } }, 'idle database client failed'));
-const store = createSessionStore(config, pool, (err) => logger.warn({ err: { message: err.message } }, 'session store error'));
+const metrics = createMetrics(config.instanceId, pool);
+const store = createSessionStore(
+  config,
+  pool,
+  (err) => logger.warn({ err: { message: err.message, code: (err as { code?: string }).code } }, 'session store error'),
+  metrics.sessionStore,
+);
 
 // Fail fast instead of serving with sessions that cannot be kept: no fallback to memory.
 try {
@@ -39,7 +47,7 @@ try {
 }
 
 const lifecycle: Lifecycle = { draining: false };
-const server = createServer(createApp({ config, pool, store, logger, lifecycle }));
+const server = createServer(createApp({ config, pool, store, logger, lifecycle, metrics }));
 server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
 server.headersTimeout = KEEP_ALIVE_TIMEOUT_MS + 1_000;
 server.requestTimeout = 30_000;
@@ -50,9 +58,17 @@ server.listen(config.port, config.host, () => {
   logger.info({ port, store: config.session.store }, `listening on ${config.host}:${port}`);
 });
 
+const pruner =
+  config.session.store === 'postgres'
+    ? startSessionPruner({ pool, ...config.session.prune, metrics: metrics.sessionStore, logger })
+    : undefined;
+
 const { drainMs, timeoutMs } = config.shutdown;
-closeWithGrace({ delay: drainMs + timeoutMs + 5_000, logger }, async ({ signal, err }) => {
+// After the in-flight deadline, queries of cut requests may still run until statement_timeout (or the pool's
+// client-side query timeout, 1 s later); then a margin.
+const hardLimitMs = drainMs + timeoutMs + config.database.statementTimeoutMs + 2_000;
+closeWithGrace({ delay: hardLimitMs, logger }, async ({ signal, err }) => {
   if (err) logger.error({ err }, 'fatal error, shutting down');
   else logger.info({ signal }, 'shutting down');
-  await shutdown({ server, lifecycle, store, pool, logger, drainMs, timeoutMs });
+  await shutdown({ server, lifecycle, store, pool, pruner, logger, drainMs, timeoutMs });
 });

@@ -1,23 +1,22 @@
 /**
- * express-session (https://github.com/expressjs/session) on connect-pg-simple
- * (https://github.com/voxpelli/node-connect-pg-simple), or on MemoryStore outside production.
+ * express-session (https://github.com/expressjs/session) on connect-pg-simple with a throttled touch
+ * (./session-store.ts), or on MemoryStore outside production.
  */
 import session, { type Store } from 'express-session';
-import connectPgSimple from 'connect-pg-simple';
 import type pg from 'pg';
 import type { RequestHandler } from 'express';
 import type { Config } from './config.js';
+import { noStoreMetrics, type SessionStoreMetrics } from './metrics.js';
+import { ThrottledPgStore } from './session-store.js';
 
-export function createSessionStore(config: Config, pool: pg.Pool, onError: (err: Error) => void): Store {
+export function createSessionStore(
+  config: Config,
+  pool: pg.Pool,
+  onError: (err: Error) => void,
+  metrics: SessionStoreMetrics = noStoreMetrics,
+): Store {
   if (config.session.store === 'memory') return new session.MemoryStore();
-  const PgStore = connectPgSimple(session);
-  return new PgStore({
-    pool,
-    tableName: 'session',
-    // The migration creates the table once; creating it here races when replicas start together.
-    createTableIfMissing: false,
-    errorLog: (...args: unknown[]) => onError(args.find((a) => a instanceof Error) ?? new Error(String(args[0]))),
-  });
+  return new ThrottledPgStore({ pool, touchAfterMs: config.session.touchAfterMs, metrics, onTouchError: onError });
 }
 
 export function sessionMiddleware(config: Config, store: Store): RequestHandler {
@@ -27,6 +26,9 @@ export function sessionMiddleware(config: Config, store: Store): RequestHandler 
     secret: config.session.secrets,
     resave: false,
     saveUninitialized: false,
+    // The store rolls the expiry forward on activity; so must the browser's cookie, or a session in daily use
+    // would vanish from the browser at login + max age. The row trails the cookie by < SESSION_TOUCH_AFTER_SECONDS.
+    rolling: true,
     cookie: {
       httpOnly: true,
       sameSite: 'lax',
@@ -37,7 +39,7 @@ export function sessionMiddleware(config: Config, store: Store): RequestHandler 
   });
 }
 
-/** Stops the store's prune timer; the pool itself belongs to the caller. */
+/** Closes the store; the pool itself belongs to the caller. */
 export function closeSessionStore(store: Store): Promise<void> {
   const closable = store as Store & { close?: () => Promise<void> | void };
   return Promise.resolve(closable.close?.());

@@ -1,6 +1,6 @@
 /**
  * Graceful shutdown as a sequence: fail readiness, keep serving while the balancer notices, stop accepting,
- * finish in-flight requests (bounded), close the session store and the pool.
+ * finish in-flight requests (bounded), stop the pruner, close the session store and the pool.
  */
 import type { Server } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -9,19 +9,22 @@ import type pg from 'pg';
 import type { Logger } from 'pino';
 import type { Lifecycle } from './routes/health.js';
 import { closeSessionStore } from './session.js';
+import type { SessionPruner } from './session-pruner.js';
 
 export interface ShutdownDeps {
   server: Server;
   lifecycle: Lifecycle;
   store: Store;
   pool: pg.Pool;
+  /** Absent with the memory store. */
+  pruner?: SessionPruner;
   logger: Logger;
   drainMs: number;
   /** Longest wait for in-flight requests after the server stops accepting. */
   timeoutMs: number;
 }
 
-export async function shutdown({ server, lifecycle, store, pool, logger, drainMs, timeoutMs }: ShutdownDeps): Promise<void> {
+export async function shutdown({ server, lifecycle, store, pool, pruner, logger, drainMs, timeoutMs }: ShutdownDeps): Promise<void> {
   lifecycle.draining = true;
   logger.info({ drainMs }, 'shutdown: readiness failing, draining');
   await sleep(drainMs);
@@ -38,7 +41,10 @@ export async function shutdown({ server, lifecycle, store, pool, logger, drainMs
     await closed;
   }
 
+  await pruner?.stop();
   await closeSessionStore(store);
+  // Waits for queries still running (a request cut at the deadline): statement_timeout, or the pool's query
+  // timeout just after it, bounds them.
   await pool.end();
   logger.info('shutdown: complete');
 }

@@ -1,0 +1,75 @@
+/** Logs: JSON lines that carry nginx's request id and the instance, and never a session id, cookie, token or secret. */
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startCluster, type Cluster } from '../../infra/cluster.js';
+import { freePort } from '../../infra/ports.js';
+import { HttpClient, PASSWORD, uniqueName } from '../helpers/http-client.js';
+import { migratedDatabase } from '../helpers/database.js';
+import { TEST_SECRET } from '../helpers/app-instance.js';
+import { logLines } from './support.js';
+
+let cluster: Cluster;
+let logDir: string;
+before(async () => {
+  logDir = mkdtempSync(join(tmpdir(), 'logs-test-'));
+  cluster = await startCluster({
+    databaseUrl: await migratedDatabase(),
+    replicas: 1,
+    port: await freePort(),
+    // The most verbose level: whatever any line could carry, this run writes it.
+    env: { SESSION_SECRET: TEST_SECRET, LOG_LEVEL: 'trace', PASSWORD_SCRYPT_COST: '1024' },
+    logDir,
+  });
+});
+after(async () => {
+  await cluster?.stop();
+  rmSync(logDir, { recursive: true, force: true });
+});
+
+/** The session id inside a signed cookie value (s:<id>.<signature>). */
+const sessionId = (cookie: string) => decodeURIComponent(cookie).slice(2).split('.')[0]!;
+
+describe('Logs', () => {
+  it('When a user goes through every flow, then no log line holds a session id, cookie, CSRF token, password or secret', async () => {
+    const username = uniqueName();
+    const client = new HttpClient(cluster.url);
+    const secrets = [TEST_SECRET, PASSWORD];
+    const remember = () => {
+      const cookie = client.cookies.get('sid');
+      if (cookie) secrets.push(cookie, sessionId(cookie));
+      if (client.csrfToken) secrets.push(client.csrfToken);
+    };
+    assert.equal((await client.post('/api/register', { username, password: PASSWORD })).status, 201);
+    remember();
+    assert.equal((await client.get('/api/me')).status, 200);
+    assert.equal((await client.post('/api/cart', { item: 'apple' })).status, 200);
+    assert.equal((await new HttpClient(cluster.url).post('/api/login', { username, password: `${PASSWORD}!` })).status, 401);
+    assert.equal((await client.post('/api/login', { username, password: PASSWORD })).status, 200);
+    remember();
+    assert.equal((await client.get('/api/nope')).status, 404);
+    assert.equal((await client.post('/api/cart', { item: 'x' }, { 'x-csrf-token': 'wrong' })).status, 403);
+    assert.equal((await client.post('/api/logout')).status, 204);
+
+    const text = readFileSync(cluster.replicas()[0]!.logFile, 'utf8');
+    assert.ok(logLines(cluster.replicas()[0]!.logFile).filter((l) => l.msg === 'request completed').length >= 8, 'requests were logged');
+    for (const secret of secrets) assert.ok(!text.includes(secret), `the log holds ${secret.slice(0, 12)}…`);
+  });
+
+  it("When a request passes nginx, then its log line carries nginx's X-Request-Id (the client's if sent) and the instance", async () => {
+    const client = new HttpClient(cluster.url);
+    const sent = await client.get('/api/me', { 'x-request-id': 'trace-from-client-42' });
+    const generated = await client.get('/api/cart');
+    const nginxId = generated.headers.get('x-request-id');
+    assert.match(nginxId ?? '', /^[0-9a-f]{32}$/, 'nginx made one up');
+    assert.equal(sent.headers.get('x-request-id'), 'trace-from-client-42');
+
+    const lines = logLines(cluster.replicas()[0]!.logFile).filter((l) => l.msg === 'request completed');
+    const byId = (id: string) => lines.find((l) => l.req?.id === id);
+    assert.equal(byId('trace-from-client-42')?.req.url, '/api/me');
+    assert.equal(byId(nginxId!)?.req.url, '/api/cart');
+    assert.equal(byId(nginxId!)?.instance, sent.headers.get('x-instance'));
+  });
+});

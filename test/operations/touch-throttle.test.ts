@@ -1,0 +1,153 @@
+/** Throttled touch: reads stop writing the session row, yet the expiry rolls forward and /api/me tells the truth. */
+import { describe, it, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { loadConfig } from '../../app/config.js';
+import { startApp, type AppInstance } from '../helpers/app-instance.js';
+import { HttpClient, PASSWORD, uniqueName } from '../helpers/http-client.js';
+import { migratedDatabase } from '../helpers/database.js';
+import { replicaEnv, startReadyReplica } from '../helpers/replicas.js';
+import { logLines, sample, scrape, startLoggedReplica } from './support.js';
+
+let databaseUrl: string;
+before(async () => {
+  databaseUrl = await migratedDatabase();
+});
+
+async function registered(baseUrl: string) {
+  const client = new HttpClient(baseUrl);
+  const username = uniqueName();
+  assert.equal((await client.post('/api/register', { username, password: PASSWORD })).status, 201);
+  return { client, username };
+}
+
+/** The session row of a user: xmin changes with every UPDATE, even one that writes the same value. */
+async function sessionRow(pool: pg.Pool, username: string): Promise<{ xmin: string; expireMs: number }> {
+  const { rows } = await pool.query(
+    `SELECT xmin::text, extract(epoch FROM expire)::float8 * 1000 AS "expireMs" FROM session WHERE sess->'user'->>'username' = $1`,
+    [username],
+  );
+  assert.equal(rows.length, 1);
+  return rows[0];
+}
+
+/** As if the session had been idle until only `seconds` of its life were left. */
+async function leaveOnly(app: AppInstance, username: string, seconds: number): Promise<void> {
+  await app.pool.query(
+    `UPDATE session SET expire = (now() AT TIME ZONE 'UTC') + $2 * interval '1 second' WHERE sess->'user'->>'username' = $1`,
+    [username, seconds],
+  );
+}
+
+const cookieExpires = (res: { headers: Headers }) => Date.parse(/Expires=([^;]+)/.exec(res.headers.getSetCookie()[0] ?? '')?.[1] ?? '');
+
+describe('Throttled touch', () => {
+  it('When reads come within SESSION_TOUCH_AFTER_SECONDS, then the session row is never updated and /api/me reports its expiry', async (t) => {
+    const app = await startApp(t, databaseUrl, { SESSION_TOUCH_AFTER_SECONDS: '60' });
+    const { client, username } = await registered(app.url);
+    const before = await sessionRow(app.pool, username);
+    for (let i = 0; i < 20; i++) {
+      const res = await client.get('/api/me');
+      assert.equal(res.status, 200);
+      assert.equal(Date.parse(res.body.session.expiresAt), before.expireMs, 'expiresAt is the stored expiry');
+      // rolling: every response renews the cookie, ahead of the row by less than the interval (HTTP dates drop the
+      // milliseconds; the row rounds up to the second)
+      const ahead = cookieExpires(res) - before.expireMs;
+      assert.ok(ahead >= -1_000 && ahead < 61_000, `cookie ahead of the row by ${ahead} ms`);
+    }
+    assert.deepEqual(await sessionRow(app.pool, username), before, 'no UPDATE reached the row');
+  });
+
+  it('When the stored expiry is older than the interval, then a read writes it forward and /api/me reports the new one', async (t) => {
+    const app = await startApp(t, databaseUrl, { SESSION_TOUCH_AFTER_SECONDS: '60' });
+    const { client, username } = await registered(app.url);
+    await leaveOnly(app, username, 3_600);
+    const stale = await sessionRow(app.pool, username);
+    const res = await client.get('/api/me');
+    const after = await sessionRow(app.pool, username);
+    assert.notEqual(after.xmin, stale.xmin, 'the touch was written');
+    const maxAge = app.config.session.maxAgeMs;
+    assert.ok(Math.abs(after.expireMs - (Date.now() + maxAge)) < 5_000, 'the row expires one max age from now');
+    assert.ok(Math.abs(Date.parse(res.body.session.expiresAt) - after.expireMs) < 2_000, 'expiresAt is what the row now holds');
+    assert.ok(Math.abs(cookieExpires(res) - after.expireMs) < 2_000, 'the cookie agrees with the row');
+  });
+
+  it('When a session nearly at its end stays active, then it outlives that end; an idle one gets 401', async (t) => {
+    const app = await startApp(t, databaseUrl, { SESSION_TOUCH_AFTER_SECONDS: '60' });
+    const active = await registered(app.url);
+    const idle = await registered(app.url);
+    await leaveOnly(app, active.username, 2);
+    await leaveOnly(app, idle.username, 2);
+    const until = Date.now() + 3_000;
+    while (Date.now() < until) {
+      assert.equal((await active.client.get('/api/me')).status, 200);
+      await sleep(250);
+    }
+    assert.equal((await active.client.get('/api/cart')).status, 200, 'still logged in after its old expiry');
+    assert.equal((await idle.client.get('/api/me')).status, 401, 'idle past its expiry');
+  });
+
+  it('When SESSION_TOUCH_AFTER_SECONDS is 0, then every read updates the row, as connect-pg-simple does', async (t) => {
+    const app = await startApp(t, databaseUrl, { SESSION_TOUCH_AFTER_SECONDS: '0' });
+    const { client, username } = await registered(app.url);
+    let previous = await sessionRow(app.pool, username);
+    for (let i = 0; i < 3; i++) {
+      assert.equal((await client.get('/api/me')).status, 200);
+      const now = await sessionRow(app.pool, username);
+      assert.notEqual(now.xmin, previous.xmin);
+      previous = now;
+    }
+  });
+
+  it('When a replica serves throttled reads, then /metrics counts skipped touches and no touch statements', { timeout: 60_000 }, async (t) => {
+    const replica = await startReadyReplica(t, replicaEnv(databaseUrl, { PASSWORD_SCRYPT_COST: '1024' }));
+    const { client } = await registered(replica.url);
+    for (let i = 0; i < 10; i++) assert.equal((await client.get('/api/me')).status, 200);
+    const metrics = await scrape(replica.url);
+    assert.equal(sample(metrics, 'session_store_touches_skipped_total'), 10);
+    assert.equal(sample(metrics, 'session_store_operation_duration_seconds_count', { operation: 'touch' }), 0);
+    assert.equal(sample(metrics, 'session_store_operation_duration_seconds_count', { operation: 'get' }), 10);
+    assert.ok(sample(metrics, 'session_store_operation_duration_seconds_count', { operation: 'set' }) >= 1);
+    assert.equal(sample(metrics, 'session_store_errors_total'), 0);
+  });
+
+  it('When writing a touch fails, then the read is answered normally, and the failure is logged as a store error and counted', { timeout: 60_000 }, async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'touch-test-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const logFile = join(dir, 'replica.log');
+    const replica = await startLoggedReplica(t, replicaEnv(databaseUrl, { SESSION_TOUCH_AFTER_SECONDS: '0', PASSWORD_SCRYPT_COST: '1024' }), logFile);
+    const { client, username } = await registered(replica.url);
+    // A real PostgreSQL error on the touch's UPDATE of this one row; reads and other sessions are untouched.
+    const admin = new pg.Client({ connectionString: databaseUrl });
+    await admin.connect();
+    t.after(async () => {
+      await admin.query('DROP TRIGGER IF EXISTS refuse_update ON session');
+      await admin.end();
+    });
+    await admin.query(`CREATE OR REPLACE FUNCTION refuse_update() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN IF OLD.sess->'user'->>'username' = '${username}' THEN RAISE EXCEPTION 'refused for the test'; END IF; RETURN NEW; END $$`);
+    await admin.query('CREATE TRIGGER refuse_update BEFORE UPDATE ON session FOR EACH ROW EXECUTE FUNCTION refuse_update()');
+
+    const res = await client.get('/api/me');
+    assert.equal(res.status, 200);
+    assert.deepEqual(res.body.user, { username }, 'the body arrived whole');
+    const metrics = await scrape(replica.url);
+    assert.equal(sample(metrics, 'session_store_errors_total', { operation: 'touch' }), 1);
+    await sleep(300); // an error handed to express-session would reach the error handler just after the answer
+    const lines = logLines(logFile);
+    assert.ok(lines.some((l) => l.msg === 'session store error' && l.err.message === 'refused for the test'));
+    assert.ok(!lines.some((l) => l.msg === 'unhandled error'), 'not reported as a failed request');
+  });
+
+  it('When SESSION_TOUCH_AFTER_SECONDS is not below the session max age, then the configuration is refused', () => {
+    assert.throws(
+      () => loadConfig({ SESSION_MAX_AGE_SECONDS: '120', SESSION_TOUCH_AFTER_SECONDS: '120' }),
+      /^ConfigError: Invalid configuration: SESSION_TOUCH_AFTER_SECONDS: must be less than SESSION_MAX_AGE_SECONDS$/,
+    );
+    assert.equal(loadConfig({}).session.touchAfterMs, 60_000, 'default 60 s');
+  });
+});
