@@ -7,14 +7,17 @@ import type { Logger } from 'pino';
 import type { Store } from 'express-session';
 import type pg from 'pg';
 import type { Config } from './config.js';
-import { createMetrics, timeRequests } from './metrics.js';
+import { createMetrics, timeRequests, type Metrics } from './metrics.js';
 import { sessionMiddleware } from './session.js';
 import { createUsers } from './users.js';
 import { createLoginThrottle } from './login-throttle.js';
 import { errorHandler, notFound } from './http/errors.js';
+import { jsonOnly } from './http/json-only.js';
 import { authRoutes } from './routes/auth.js';
 import { meRoutes } from './routes/me.js';
 import { cartRoutes } from './routes/cart.js';
+import { oidcRoutes } from './routes/oidc.js';
+import { createIdentities } from './identities.js';
 import { healthRoutes, type Lifecycle } from './routes/health.js';
 import './session-data.js';
 
@@ -24,14 +27,15 @@ export interface AppDeps {
   store: Store;
   logger: Logger;
   lifecycle?: Lifecycle;
+  /** The registry the store and pruner also report to; a fresh one when absent. */
+  metrics?: Metrics;
 }
 
 const publicDir = fileURLToPath(new URL('./public', import.meta.url));
 const JSON_LIMIT = '16kb';
 
-export function createApp({ config, pool, store, logger, lifecycle = { draining: false } }: AppDeps): Express {
+export function createApp({ config, pool, store, logger, lifecycle = { draining: false }, metrics = createMetrics(config.instanceId, pool) }: AppDeps): Express {
   const app = express();
-  const metrics = createMetrics(config.instanceId, pool);
   app.disable('x-powered-by');
   app.set('trust proxy', config.trustProxyHops);
 
@@ -60,9 +64,12 @@ export function createApp({ config, pool, store, logger, lifecycle = { draining:
   app.use(express.static(publicDir, { index: 'index.html', maxAge: '1h' }));
 
   // Routes carry their full path, so the metrics label is the route as written (and never the raw URL).
-  app.use('/api', express.json({ limit: JSON_LIMIT }), sessionMiddleware(config, store));
+  app.use('/api', ...jsonOnly(JSON_LIMIT), sessionMiddleware(config, store));
+  // Routers would answer OPTIONS themselves, in plain text. Same-origin only: no CORS, so no preflight succeeds.
+  app.options('/api/{*path}', notFound);
   app.use(authRoutes(createUsers(pool), createLoginThrottle(pool, config.loginThrottle), config.session.cookieName, config.passwordScryptCost));
   app.use(meRoutes(config.instanceId));
+  app.use(oidcRoutes(config.oidc, createIdentities(pool, config.passwordScryptCost), logger));
   app.use(cartRoutes());
 
   app.use(notFound);

@@ -50,6 +50,9 @@ const schema = z
       .string()
       .regex(/^[A-Za-z0-9_.-]+$/, 'must be a plain cookie name')
       .default('sid'),
+    SESSION_TOUCH_AFTER_SECONDS: int(0, DAY_SECONDS, 60),
+    SESSION_PRUNE_INTERVAL_SECONDS: int(1, 7 * DAY_SECONDS, 15 * 60),
+    SESSION_PRUNE_BATCH_SIZE: int(1, 100_000, 1_000),
 
     PASSWORD_SCRYPT_COST: int(1024, 1_048_576, 16_384).refine((n) => (n & (n - 1)) === 0, 'must be a power of 2'),
 
@@ -59,6 +62,11 @@ const schema = z
 
     SHUTDOWN_DRAIN_MS: int(0, 120_000, 5_000),
     SHUTDOWN_TIMEOUT_MS: int(0, 120_000, 10_000),
+
+    OIDC_ISSUER_URL: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional(),
+    OIDC_CLIENT_ID: z.string().min(1).optional(),
+    OIDC_CLIENT_SECRET: z.string().min(1).optional(),
+    OIDC_REDIRECT_URL: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional(),
   })
   .superRefine((env, ctx) => {
     const production = env.NODE_ENV === 'production';
@@ -80,13 +88,41 @@ const schema = z
         message: 'memory is not allowed in production: sessions would be lost on restart and not shared',
       });
     }
+    if (env.SESSION_TOUCH_AFTER_SECONDS >= env.SESSION_MAX_AGE_SECONDS) {
+      // A session used only within that window would never be extended and would expire while in use.
+      ctx.addIssue({ code: 'custom', path: ['SESSION_TOUCH_AFTER_SECONDS'], message: 'must be less than SESSION_MAX_AGE_SECONDS' });
+    }
     if (env.SUPABASE_URL && !env.SUPABASE_DB_PASSWORD && !env.DATABASE_URL) {
       ctx.addIssue({ code: 'custom', path: ['SUPABASE_DB_PASSWORD'], message: 'is required with SUPABASE_URL' });
     }
     if (env.DATABASE_SSL === 'verify-full' && !env.DATABASE_SSL_CA) {
       ctx.addIssue({ code: 'custom', path: ['DATABASE_SSL_CA'], message: 'is required with DATABASE_SSL=verify-full' });
     }
+    checkOidc(env, ctx);
   });
+
+const oidcVars = ['OIDC_ISSUER_URL', 'OIDC_CLIENT_ID', 'OIDC_CLIENT_SECRET', 'OIDC_REDIRECT_URL'] as const;
+const LOOPBACK = /^(127(\.\d+){3}|localhost|\[::1\])$/;
+
+/** OIDC sign-in is configured by all four OIDC_* settings or by none. */
+function checkOidc(env: Partial<Record<(typeof oidcVars)[number], string>>, ctx: z.RefinementCtx): void {
+  const given = oidcVars.filter((name) => env[name]);
+  const missing = oidcVars.find((name) => !env[name]);
+  if (given.length > 0 && missing) {
+    ctx.addIssue({ code: 'custom', path: [missing], message: `is required with ${given[0]} (OIDC sign-in needs all four OIDC_* settings, or none)` });
+    return;
+  }
+  // None given, or a URL that its own field check already reports.
+  if (given.length === 0 || !URL.canParse(env.OIDC_ISSUER_URL!) || !URL.canParse(env.OIDC_REDIRECT_URL!)) return;
+  const issuer = new URL(env.OIDC_ISSUER_URL!);
+  // Discovery and token requests over plain HTTP only for a provider on this machine (npm start -- --oidc-mock).
+  if (issuer.protocol === 'http:' && !LOOPBACK.test(issuer.hostname)) {
+    ctx.addIssue({ code: 'custom', path: ['OIDC_ISSUER_URL'], message: 'must be https (plain http only for a provider on 127.0.0.1 or localhost)' });
+  }
+  if (new URL(env.OIDC_REDIRECT_URL!).pathname !== '/api/oidc/callback') {
+    ctx.addIssue({ code: 'custom', path: ['OIDC_REDIRECT_URL'], message: 'must end in /api/oidc/callback, e.g. https://app.example.com/api/oidc/callback' });
+  }
+}
 
 export type SslMode = (typeof sslModes)[number];
 
@@ -98,6 +134,14 @@ export interface DatabaseConfig {
   connectTimeoutMs: number;
   idleTimeoutMs: number;
   statementTimeoutMs: number;
+}
+
+export interface OidcConfig {
+  issuerUrl: string;
+  clientId: string;
+  clientSecret: string;
+  /** Registered at the provider; the same for every replica (the callback may land on any of them). */
+  redirectUrl: string;
 }
 
 export interface Config {
@@ -114,11 +158,17 @@ export interface Config {
     secrets: string[];
     maxAgeMs: number;
     cookieName: string;
+    /** A touch is written only when it moves the stored expiry by at least this much; 0 writes every touch. */
+    touchAfterMs: number;
+    /** One replica of the fleet deletes expired sessions per interval, in batches. */
+    prune: { intervalMs: number; batchSize: number };
   };
   /** scrypt N for new password hashes; stored hashes carry their own, so changing it never locks anyone out. */
   passwordScryptCost: number;
   loginThrottle: { windowSeconds: number; maxPerUser: number; maxPerIp: number };
   shutdown: { drainMs: number; timeoutMs: number };
+  /** OpenID Connect sign-in; undefined when not configured. */
+  oidc?: OidcConfig;
   /** Non-fatal problems to log at startup. */
   warnings: string[];
 }
@@ -217,6 +267,8 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       secrets,
       maxAgeMs: env.SESSION_MAX_AGE_SECONDS * 1000,
       cookieName: env.SESSION_COOKIE_NAME,
+      touchAfterMs: env.SESSION_TOUCH_AFTER_SECONDS * 1000,
+      prune: { intervalMs: env.SESSION_PRUNE_INTERVAL_SECONDS * 1000, batchSize: env.SESSION_PRUNE_BATCH_SIZE },
     },
     passwordScryptCost: env.PASSWORD_SCRYPT_COST,
     loginThrottle: {
@@ -225,6 +277,9 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       maxPerIp: env.LOGIN_MAX_FAILURES_PER_IP,
     },
     shutdown: { drainMs: env.SHUTDOWN_DRAIN_MS, timeoutMs: env.SHUTDOWN_TIMEOUT_MS },
+    oidc: env.OIDC_ISSUER_URL
+      ? { issuerUrl: env.OIDC_ISSUER_URL, clientId: env.OIDC_CLIENT_ID!, clientSecret: env.OIDC_CLIENT_SECRET!, redirectUrl: env.OIDC_REDIRECT_URL! }
+      : undefined,
     warnings,
   };
 }

@@ -19,6 +19,8 @@ export interface Upstream {
 
 export interface NginxHandle {
   url: string;
+  /** With the `tls` option: the HTTPS address. */
+  httpsUrl?: string;
   pid: number;
   runDir: string;
   reload(upstreams: Upstream[]): Promise<void>;
@@ -31,7 +33,7 @@ const RELOAD_TIMEOUT_MS = 10_000;
 const STOP_TIMEOUT_MS = 10_000;
 
 /** Replaces the lines between `# BEGIN name` and `# END name`, keeping the BEGIN line's indentation. */
-function replaceBlock(text: string, name: string, lines: string[]): string {
+export function replaceBlock(text: string, name: string, lines: string[]): string {
   const re = new RegExp(`^([ \\t]*)# BEGIN ${name}[ \\t]*\\r?\\n[\\s\\S]*?^[ \\t]*# END ${name}[ \\t]*$`, 'm');
   const match = re.exec(text);
   if (!match) throw new Error(`nginx.conf: missing "# BEGIN ${name}" / "# END ${name}" markers`);
@@ -43,16 +45,26 @@ function replaceBlock(text: string, name: string, lines: string[]): string {
 // Addresses and paths go into nginx syntax verbatim: refuse anything that could end a directive.
 const ADDRESS = /^[\w.\-:[\]]+$/;
 
+/** A second listen address that terminates TLS with this certificate and key (PEM files). */
+export interface TlsListen {
+  listen: string;
+  certificate: string;
+  key: string;
+}
+
 /** Replaces the marked upstream servers and listen blocks of the top-level nginx.conf. Throws if a marker is missing. */
-export function renderSiteConf(template: string, opts: { listen: string; upstreams: Upstream[] }): string {
+export function renderSiteConf(template: string, opts: { listen: string; upstreams: Upstream[]; tls?: TlsListen }): string {
   if (opts.upstreams.length === 0) throw new Error('renderSiteConf: at least one upstream is required');
-  for (const address of [opts.listen, ...opts.upstreams.map((u) => u.address)]) {
+  for (const address of [opts.listen, ...(opts.tls ? [opts.tls.listen] : []), ...opts.upstreams.map((u) => u.address)]) {
     if (!ADDRESS.test(address)) throw new Error(`renderSiteConf: invalid address ${JSON.stringify(address)}`);
   }
   // Same failure settings as the compose form, so failover behaves alike everywhere.
   const servers = opts.upstreams.map((u) => `server ${u.address}${u.down ? ' down' : ''} max_fails=1 fail_timeout=2s;`);
   const withServers = replaceBlock(template, 'upstream servers', servers);
-  return replaceBlock(withServers, 'listen', [`listen ${opts.listen};`]);
+  const tls = opts.tls
+    ? [`listen ${opts.tls.listen} ssl;`, `ssl_certificate ${quote(opts.tls.certificate)};`, `ssl_certificate_key ${quote(opts.tls.key)};`]
+    : [];
+  return replaceBlock(withServers, 'listen', [`listen ${opts.listen};`, ...tls]);
 }
 
 function quote(path: string): string {
@@ -189,11 +201,15 @@ export async function startNginx(opts: {
   port: number;
   upstreams: Upstream[];
   runDir?: string;
+  /** Also listen with TLS on this port (tests of what the app sees behind an HTTPS proxy). */
+  tls?: { port: number; certificate: string; key: string };
   log?: (line: string) => void;
 }): Promise<NginxHandle> {
   const host = opts.host ?? '127.0.0.1';
   const log = opts.log ?? (() => {});
-  const hostPort = host.includes(':') ? `[${host}]:${opts.port}` : `${host}:${opts.port}`;
+  const address = (port: number) => (host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`);
+  const hostPort = address(opts.port);
+  const tls = opts.tls && { listen: address(opts.tls.port), certificate: opts.tls.certificate, key: opts.tls.key };
   const bin = await ensureNginx(log);
   const template = await readFile(templatePath, 'utf8');
 
@@ -214,7 +230,7 @@ export async function startNginx(opts: {
     const { code, output } = await run(bin, ['-t', ...baseArgs]);
     if (code !== 0) throw new Error(`nginx -t failed: ${nginxMessage(output)}`);
   };
-  const writeSite = (upstreams: Upstream[]) => writeFile(siteConf, renderSiteConf(template, { listen: hostPort, upstreams }));
+  const writeSite = (upstreams: Upstream[]) => writeFile(siteConf, renderSiteConf(template, { listen: hostPort, upstreams, tls }));
 
   let child: ChildProcess;
   try {
@@ -323,5 +339,5 @@ export async function startNginx(opts: {
     }
   };
 
-  return { url: `http://${hostPort}`, pid, runDir, reload, stop };
+  return { url: `http://${hostPort}`, httpsUrl: tls && `https://${tls.listen}`, pid, runDir, reload, stop };
 }

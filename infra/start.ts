@@ -1,7 +1,8 @@
 /**
  * `npm start`: the whole cluster on this machine. Postgres (DATABASE_URL, else an embedded one whose data stays
  * in .data/postgres), migrations once, N replicas, nginx on 127.0.0.1:8080. SIGHUP rolls, SIGINT/SIGTERM stop.
- * Options: --replicas N (3), --port P (8080), --data-dir DIR (.data: secret, logs, state file, embedded data).
+ * Options: --replicas N (3), --port P (8080), --data-dir DIR (.data: secret, logs, state file, embedded data),
+ * --oidc-mock (a local OpenID Connect provider, and "Sign in with OIDC" on the page).
  */
 import { createWriteStream, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
@@ -11,6 +12,7 @@ import { parseArgs } from 'node:util';
 import { startPostgres } from './postgres.js';
 import { migrate } from './migrate.js';
 import { startCluster } from './cluster.js';
+import { startOidcMock } from './oidc-mock.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const STOP_DEADLINE_MS = 30_000;
@@ -27,13 +29,14 @@ function options() {
         replicas: { type: 'string', default: '3' },
         port: { type: 'string', default: '8080' },
         'data-dir': { type: 'string', default: join(root, '.data') },
+        'oidc-mock': { type: 'boolean', default: false },
       },
     });
     const replicas = Number(values.replicas);
     const port = Number(values.port);
     if (!Number.isInteger(replicas) || replicas < 1 || replicas > 32) fail('--replicas must be a whole number from 1 to 32');
     if (!Number.isInteger(port) || port < 1 || port > 65535) fail('--port must be a TCP port (1-65535)');
-    return { replicas, port, dataDir: resolve(values['data-dir']) };
+    return { replicas, port, dataDir: resolve(values['data-dir']), oidcMock: values['oidc-mock'] };
   } catch (err) {
     fail((err as Error).message);
   }
@@ -47,7 +50,7 @@ function sessionSecret(): string {
   return readFileSync(file, 'utf8').trim();
 }
 
-const { replicas, port, dataDir } = options();
+const { replicas, port, dataDir, oidcMock } = options();
 const stateFile = join(dataDir, 'cluster.json');
 mkdirSync(dataDir, { recursive: true, mode: 0o755 });
 const logDir = join(dataDir, 'logs');
@@ -69,15 +72,18 @@ const applied = await migrate({ ...process.env, DATABASE_URL: postgres.url }).ca
 });
 say(applied.length ? `migrations: applied ${applied.join(', ')}` : 'migrations: database is up to date');
 
+const oidc = oidcMock ? await startOidcMock() : undefined;
 const cluster = await startCluster({
   databaseUrl: postgres.url,
   replicas,
   port,
-  env: { SESSION_SECRET: sessionSecret() },
+  // The provider sends the browser back through nginx, to whichever replica.
+  env: { SESSION_SECRET: sessionSecret(), ...oidc?.env(`http://127.0.0.1:${port}/api/oidc/callback`) },
   logDir,
   stateFile,
   log: say,
 }).catch(async (err: Error) => {
+  await oidc?.stop();
   await postgres.stop();
   return fail(err.message);
 });
@@ -85,6 +91,7 @@ const cluster = await startCluster({
 say(`\nReady: ${cluster.url}  (${replicas} replicas behind nginx, PostgreSQL: ${postgres.source})`);
 say(`Logs:  ${relative(process.cwd(), logDir) || '.'}/replica-N.log and postgres.log, nginx in ${relative(process.cwd(), cluster.nginx.runDir)}`);
 say(`State: ${relative(process.cwd(), stateFile)}`);
+if (oidc) say(`OIDC:  local provider at ${oidc.issuerUrl}; "Sign in with OIDC" on the page signs in as johndoe`);
 say('Ctrl+C stops everything; `kill -HUP <pid>` restarts the replicas one at a time.\n');
 
 let busy = false;
@@ -110,6 +117,7 @@ async function stop(signal: string) {
   // The whole stop is bounded: a hung child must not keep the terminal.
   setTimeout(() => fail(`did not stop within ${STOP_DEADLINE_MS / 1000} s`), STOP_DEADLINE_MS).unref();
   await cluster.stop();
+  await oidc?.stop();
   await postgres.stop();
   say('stopped');
   process.exit(0);

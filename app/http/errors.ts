@@ -13,8 +13,9 @@ export class HttpError extends Error {
 }
 
 // Errors that mean "the database cannot be reached right now", as opposed to a bug.
-const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', '57P01', '57P02', '57P03', '53300', '08000', '08003', '08006', '08001', '08004']);
-const UNAVAILABLE_MESSAGES = /timeout exceeded when trying to connect|Connection terminated|Client has encountered a connection error|connection timeout|canceling statement due to statement timeout/i;
+const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', '57P01', '57P02', '57P03', '53300', '08000', '08003', '08006', '08001', '08004']);
+// The last one: a request cut at the shutdown deadline whose handler goes on after the pool has ended.
+const UNAVAILABLE_MESSAGES = /timeout exceeded when trying to connect|Connection terminated|Client has encountered a connection error|connection timeout|canceling statement due to statement timeout|Query read timeout|Cannot use a pool after calling end/i;
 
 export function isDatabaseUnavailable(err: unknown): boolean {
   if (!(err instanceof Error)) return false;
@@ -22,6 +23,12 @@ export function isDatabaseUnavailable(err: unknown): boolean {
   if (code && UNAVAILABLE_CODES.has(code)) return true;
   if (err instanceof AggregateError) return err.errors.some(isDatabaseUnavailable);
   return UNAVAILABLE_MESSAGES.test(err.message);
+}
+
+/** What is logged of an error: never pg's `detail`, which can quote row values such as a session id. */
+function loggable(err: unknown) {
+  if (!(err instanceof Error)) return { message: String(err) };
+  return { message: err.message, code: (err as { code?: string }).code, stack: err.stack };
 }
 
 export const notFound: RequestHandler = (_req, _res, next) => next(new HttpError(404, 'not found'));
@@ -43,7 +50,7 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
       headers = { 'Retry-After': '1' };
       logger.warn({ reqId: req.id, err: { message: err.message, code: err.code } }, 'database unavailable');
     } else {
-      logger.error({ reqId: req.id, err }, 'unhandled error');
+      logger.error({ reqId: req.id, err: loggable(err) }, 'unhandled error');
     }
     if (res.headersSent) return res.destroy();
     res.status(status).set(headers).json({ error: message });

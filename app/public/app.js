@@ -63,4 +63,13 @@ $('logout').addEventListener('click', async () => {
   show(false);
 });
 
+// Offer single sign-on only where the server has a provider configured (OIDC_* settings).
+async function showAuthOptions() {
+  const options = await api('GET', '/api/auth-options');
+  if (!options.data.oidc) return;
+  $('oidc-link').href = options.data.oidc.loginUrl;
+  $('oidc').hidden = false;
+}
+
 refresh();
+showAuthOptions();

@@ -26,7 +26,7 @@ function parse<T>(schema: z.ZodType<T>, body: unknown): T {
 }
 
 /** Replaces the session (new id, old one destroyed) and stores the user in it. */
-async function startSession(req: Request, user: SessionUser): Promise<string> {
+export async function startSession(req: Request, user: SessionUser): Promise<string> {
   await new Promise<void>((resolve, reject) => req.session.regenerate((err) => (err ? reject(err) : resolve())));
   const csrfToken = randomBytes(32).toString('base64url');
   Object.assign(req.session, { user, csrfToken, createdAt: new Date().toISOString(), cart: [] });
@@ -53,15 +53,14 @@ export function authRoutes(users: Users, throttle: LoginThrottle, cookieName: st
   router.post('/api/login', async (req, res) => {
     const { username, password } = parse(credentials, req.body);
     const ip = req.ip ?? 'unknown';
-    const wait = await throttle.retryAfter(username, ip);
-    if (wait > 0) throw new HttpError(429, 'too many failed logins, try again later', { 'Retry-After': String(wait) });
+    const attempt = await throttle.begin(username, ip);
+    if (attempt.retryAfter > 0) {
+      throw new HttpError(429, 'too many failed logins, try again later', { 'Retry-After': String(attempt.retryAfter) });
+    }
     const found = await users.find(username);
     const ok = await verifyPassword(password, found?.passwordHash ?? (await decoyHash(scryptCost)));
-    if (!found || !ok) {
-      await throttle.recordFailure(username, ip);
-      throw new HttpError(401, 'wrong username or password');
-    }
-    await throttle.recordSuccess(username);
+    if (!found || !ok) throw new HttpError(401, 'wrong username or password'); // the attempt stays counted
+    await attempt.succeeded();
     const csrfToken = await startSession(req, { id: found.id, username: found.username });
     res.json({ user: { username: found.username }, csrfToken });
   });

@@ -8,6 +8,7 @@ export function meRoutes(instanceId: string): Router {
     res.json({
       user: { username: user!.username },
       instance: instanceId,
+      // The store sets this to the row's expiry as it stands once this request is done (app/session-store.ts).
       session: { createdAt, expiresAt: req.session.cookie.expires?.toISOString() ?? null },
       csrfToken,
     });
