@@ -1,0 +1,63 @@
+/** Command-line options of `npm run loadtest`. */
+import { parseArgs } from 'node:util';
+import type { ScenarioOptions } from './scenarios/types.js';
+
+export const USAGE = `Usage: npm run loadtest -- [options]
+
+  --url URL            a running deployment (compose, Kubernetes ingress, npm start); default: start a local
+                       cluster (PostgreSQL, 3 replicas, nginx) and stop it afterwards
+  --scenario a,b       scenarios to run (default: all): sharing, rolling-restart, crash, full-restart, memory
+  --users N            virtual users of the traffic scenarios (default 200)
+  --duration S         seconds of load in sharing, and around the events of rolling-restart and crash (default 20)
+  --sessions N         sessions the memory scenario creates per store (default 100000)
+  --memory-seconds S   upper bound on creating them, per store (default 90)
+  --replicas N         replicas of the local cluster (default 3)
+  --out DIR            where the JSON and HTML reports go (default results)
+`;
+
+export interface CliOptions extends ScenarioOptions {
+  url?: string;
+  scenarios?: string[];
+  replicas: number;
+  out: string;
+  help: boolean;
+}
+
+function whole(name: string, value: string, min: number, max: number): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min || n > max) throw new Error(`--${name} must be a whole number from ${min} to ${max}`);
+  return n;
+}
+
+/** Parses argv; throws an Error with a one-line message on a bad option. */
+export function parseCli(argv: string[]): CliOptions {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      url: { type: 'string' },
+      scenario: { type: 'string' },
+      users: { type: 'string', default: '200' },
+      duration: { type: 'string', default: '20' },
+      sessions: { type: 'string', default: '100000' },
+      'memory-seconds': { type: 'string', default: '90' },
+      replicas: { type: 'string', default: '3' },
+      out: { type: 'string', default: 'results' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  if (values.url !== undefined && !/^https?:\/\/[^/]+/.test(values.url)) throw new Error('--url must be an http:// or https:// URL');
+  return {
+    url: values.url?.replace(/\/+$/, ''),
+    scenarios: values.scenario
+      ?.split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
+    users: whole('users', values.users, 1, 10_000),
+    duration: whole('duration', values.duration, 2, 3_600),
+    sessions: whole('sessions', values.sessions, 100, 10_000_000),
+    memorySeconds: whole('memory-seconds', values['memory-seconds'], 5, 3_600),
+    replicas: whole('replicas', values.replicas, 1, 32),
+    out: values.out,
+    help: values.help,
+  };
+}

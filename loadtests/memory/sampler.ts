@@ -1,0 +1,81 @@
+/**
+ * Memory of the replicas while the memory scenario runs: resident set size and V8 heap in use, per replica.
+ * Local replicas: a full garbage collection first (GC_SIGNAL), then RSS from /proc/<pid>/status (VmRSS) and heap
+ * from the replica's own /metrics. A --url deployment: /metrics through its balancer, which answers from one
+ * replica at a time (prom-client's process_resident_memory_bytes for RSS), garbage included; its `instance` label
+ * says which replica answered.
+ */
+import { readFile } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Cluster } from '../../infra/cluster.js';
+import { GC_SIGNAL } from '../target.js';
+
+export interface MemorySample {
+  /** The replica's INSTANCE_ID (the `instance` label of its metrics, its X-Instance header). */
+  instance: string;
+  rssMB: number;
+  heapMB: number;
+}
+
+const MB = 1024 * 1024;
+
+/** The value of a metric and its `instance` label, from Prometheus text. */
+function metric(text: string, name: string): { value: number; instance: string } | undefined {
+  const match = new RegExp(`^${name}\\{([^}]*)\\} (\\S+)`, 'm').exec(text);
+  if (!match) return undefined;
+  const instance = /instance="([^"]*)"/.exec(match[1]!)?.[1] ?? '';
+  return { value: Number(match[2]), instance };
+}
+
+async function metricsText(baseUrl: string): Promise<string> {
+  const res = await fetch(new URL('/metrics', baseUrl), { signal: AbortSignal.timeout(5_000) });
+  if (res.status !== 200) throw new Error(`${baseUrl}/metrics answered HTTP ${res.status}`);
+  return res.text();
+}
+
+async function vmRssBytes(pid: number): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  const kb = /^VmRSS:\s+(\d+) kB/m.exec(status)?.[1];
+  if (!kb) throw new Error(`no VmRSS in /proc/${pid}/status`);
+  return Number(kb) * 1024;
+}
+
+export interface Sampler {
+  sample(): Promise<MemorySample[]>;
+  /** Each sample follows a full garbage collection: the heap read is what the process keeps alive. */
+  collects: boolean;
+}
+
+/** The signal is handled on the replica's event loop: give it this long before reading. */
+const COLLECTION_MS = 250;
+
+/** Every replica of a local cluster, each asked directly (not through nginx). */
+export function clusterSampler(cluster: Cluster): Sampler {
+  const sample = async () => {
+    const replicas = cluster.replicas();
+    for (const replica of replicas) process.kill(replica.pid, GC_SIGNAL);
+    await sleep(COLLECTION_MS);
+    const samples = await Promise.all(
+      replicas.map(async (replica) => {
+        const [text, rss] = await Promise.all([metricsText(replica.url), vmRssBytes(replica.pid)]);
+        const heap = metric(text, 'nodejs_heap_size_used_bytes');
+        if (!heap) throw new Error(`no nodejs_heap_size_used_bytes in ${replica.url}/metrics`);
+        return { instance: heap.instance, rssMB: rss / MB, heapMB: heap.value / MB };
+      }),
+    );
+    return samples;
+  };
+  return { sample, collects: true };
+}
+
+/** Whichever replica the balancer sends /metrics to. */
+export function urlSampler(url: string): Sampler {
+  const sample = async () => {
+    const text = await metricsText(url);
+    const heap = metric(text, 'nodejs_heap_size_used_bytes');
+    const rss = metric(text, 'process_resident_memory_bytes');
+    if (!heap || !rss) throw new Error(`${url}/metrics lacks nodejs_heap_size_used_bytes or process_resident_memory_bytes`);
+    return [{ instance: heap.instance, rssMB: rss.value / MB, heapMB: heap.value / MB }];
+  };
+  return { sample, collects: false };
+}

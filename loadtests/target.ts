@@ -1,0 +1,107 @@
+/**
+ * What the load tests run against: any running deployment (--url), or a local cluster started here through the
+ * programmatic API (infra/cluster.ts) on a throwaway PostgreSQL, stopped afterwards. Only the local cluster can
+ * restart replicas and PostgreSQL, which the restart scenarios need.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import { startPostgres, type PostgresHandle } from '../infra/postgres.js';
+import { migrate } from '../infra/migrate.js';
+import { startCluster, type Cluster } from '../infra/cluster.js';
+import { freePort } from '../infra/ports.js';
+
+const gcOnSignal = new URL('./memory/gc-on-signal.mjs', import.meta.url);
+/** Replicas started here collect garbage on SIGWINCH (see memory/gc-on-signal.mjs). */
+export const GC_SIGNAL = 'SIGWINCH';
+
+/** scrypt cost of the load-test replicas: the memory scenario logs in 100,000 times (the app's default is 16384). */
+export const LOAD_TEST_SCRYPT_COST = 1024;
+
+export interface LocalControls {
+  postgres: PostgresHandle;
+  /** The cluster now serving `url` (a new one after restartCluster). */
+  cluster(): Cluster;
+  /** Stops every replica and nginx. */
+  stopCluster(): Promise<void>;
+  /** Starts the replicas and nginx again, on the same URL. */
+  startCluster(): Promise<void>;
+  /** Another cluster on the same database (e.g. one replica with the memory store), stopped by the caller. */
+  startExtraCluster(env: NodeJS.ProcessEnv, replicas: number, name: string): Promise<Cluster>;
+  replicaEnv: NodeJS.ProcessEnv;
+  replicas: number;
+  logDir: string;
+}
+
+export interface Target {
+  url: string;
+  /** Human-readable: "local cluster: 3 replicas behind nginx, embedded PostgreSQL" or the URL. */
+  description: string;
+  local?: LocalControls;
+  stop(): Promise<void>;
+}
+
+/** A deployment started elsewhere: checked once, never stopped. */
+export async function urlTarget(url: string): Promise<Target> {
+  const res = await fetch(new URL('/healthz', url), { signal: AbortSignal.timeout(10_000) }).catch((err: Error) => {
+    throw new Error(`cannot reach ${url}: ${err.message}`);
+  });
+  if (res.status !== 200) throw new Error(`${url}/healthz answered HTTP ${res.status}; is it this app?`);
+  await res.body?.cancel();
+  return { url, description: `${url} (started elsewhere: replicas and PostgreSQL cannot be restarted from here)`, stop: async () => {} };
+}
+
+export interface LocalOptions {
+  replicas: number;
+  logDir: string;
+  log: (line: string) => void;
+}
+
+/** A throwaway PostgreSQL (never DATABASE_URL: the run writes 100,000s of sessions), migrations, N replicas, nginx. */
+export async function localTarget({ replicas, logDir, log }: LocalOptions): Promise<Target> {
+  mkdirSync(logDir, { recursive: true });
+  const postgres = await startPostgres({ env: {}, log });
+  const started: Cluster[] = [];
+  try {
+    await migrate({ DATABASE_URL: postgres.url });
+    const replicaEnv: NodeJS.ProcessEnv = {
+      SESSION_SECRET: randomBytes(48).toString('base64url'),
+      PASSWORD_SCRYPT_COST: String(LOAD_TEST_SCRYPT_COST),
+      // Every virtual user comes from 127.0.0.1, and the throttle counts logins in flight per address.
+      LOGIN_MAX_FAILURES_PER_IP: '1000000',
+      LOG_LEVEL: 'warn',
+      NODE_OPTIONS: [process.env.NODE_OPTIONS, '--expose-gc', `--import=${gcOnSignal.href}`].filter(Boolean).join(' '),
+    };
+    const port = await freePort();
+    const launch = async (env: NodeJS.ProcessEnv, count: number, dir: string, at: number) => {
+      const cluster = await startCluster({ databaseUrl: postgres.url, replicas: count, port: at, env: { ...replicaEnv, ...env }, logDir: dir, log });
+      started.push(cluster);
+      return cluster;
+    };
+    let current = await launch({}, replicas, logDir, port);
+    const url = current.url;
+    return {
+      url,
+      description: `local cluster: ${replicas} replicas behind nginx, PostgreSQL ${postgres.source}, PASSWORD_SCRYPT_COST=${LOAD_TEST_SCRYPT_COST}`,
+      local: {
+        postgres,
+        cluster: () => current,
+        stopCluster: () => current.stop(),
+        async startCluster() {
+          current = await launch({}, replicas, logDir, port);
+        },
+        startExtraCluster: async (env, count, name) => launch(env, count, `${logDir}/${name}`, await freePort()),
+        replicaEnv,
+        replicas,
+        logDir,
+      },
+      async stop() {
+        for (const cluster of started) await cluster.stop().catch(() => {});
+        await postgres.stop();
+      },
+    };
+  } catch (err) {
+    for (const cluster of started) await cluster.stop().catch(() => {});
+    await postgres.stop();
+    throw err;
+  }
+}
