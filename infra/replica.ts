@@ -24,11 +24,13 @@ export interface StartReplicaOptions {
   logFile?: string;
   /** Own process group, so a Ctrl+C in the terminal reaches the supervisor only, which then stops replicas in order. */
   detached?: boolean;
+  /** What node runs, instead of app/server.ts through tsx (e.g. the compiled dist/app/server.js). */
+  args?: string[];
 }
 
-export function startReplica({ port, env, logFile, detached = false }: StartReplicaOptions): ReplicaProcess {
+export function startReplica({ port, env, logFile, detached = false, args = ['--import', 'tsx', serverEntry] }: StartReplicaOptions): ReplicaProcess {
   const fd = logFile ? openSync(logFile, 'a') : undefined;
-  const child = spawn(process.execPath, ['--import', 'tsx', serverEntry], {
+  const child = spawn(process.execPath, args, {
     env: { ...env, PORT: String(port), HOST: env.HOST ?? '127.0.0.1' },
     stdio: ['ignore', fd ?? 'ignore', fd ?? 'ignore'],
     detached,

@@ -1,0 +1,41 @@
+/**
+ * The Kubernetes nginx ConfigMap against the top-level nginx.conf. `nginx -t` of the local rendering of nginx.conf is
+ * in test/nginx.test.ts; this file covers what Kubernetes gets.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { parse } from 'yaml';
+import { ensureNginx, renderMainConf, renderSiteConf, replaceBlock } from '../../infra/nginx.js';
+import { freePort } from '../../infra/ports.js';
+import { configMapPath, renderNginxConfigMap } from '../../infra/render-k8s-nginx.js';
+import { readText } from './files.js';
+
+const template = readText('nginx.conf');
+const committed = await readFile(configMapPath, 'utf8');
+const shipped = (parse(committed) as { data: Record<string, string> }).data['default.conf']!;
+
+test('When nginx.conf is rendered for Kubernetes, the committed ConfigMap is exactly that rendering (run `npm run k8s:nginx` after editing nginx.conf)', () => {
+  assert.equal(committed, renderNginxConfigMap(template), 'k8s/50-nginx-configmap.yaml is stale: run `npm run k8s:nginx`');
+});
+
+test('When the upstream servers blocks are set aside, the ConfigMap and nginx.conf are the same text', () => {
+  const withoutUpstream = (text: string) => replaceBlock(text, 'upstream servers', ['(differs per environment)']);
+  assert.equal(withoutUpstream(shipped), withoutUpstream(template));
+  assert.notEqual(shipped, template, 'the upstream block itself is the Kubernetes one');
+});
+
+test("When its upstream block is swapped for a plain server (Debian's nginx 1.22 has no `resolve`) and its listen for a free port, the ConfigMap's nginx config passes nginx -t", async (t) => {
+  const bin = await ensureNginx();
+  const runDir = await mkdtemp(join(tmpdir(), 'nginx-k8s-test-'));
+  t.after(() => rm(runDir, { recursive: true, force: true }));
+  const siteConfPath = join(runDir, 'site.conf');
+  await writeFile(siteConfPath, renderSiteConf(shipped, { listen: `127.0.0.1:${await freePort()}`, upstreams: [{ address: `127.0.0.1:${await freePort()}` }] }));
+  await writeFile(join(runDir, 'nginx.conf'), renderMainConf({ runDir, siteConfPath }));
+  const { stderr } = await promisify(execFile)(bin, ['-t', '-p', runDir, '-e', join(runDir, 'error.log'), '-c', join(runDir, 'nginx.conf')]);
+  assert.match(stderr, /test is successful/);
+});
