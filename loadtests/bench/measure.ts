@@ -1,0 +1,102 @@
+/**
+ * One measured run: the load (autocannon through a fleet's nginx, or pgbench) and, around it, the counters that turn
+ * it into costs: CPU of every process involved, pg_stat_statements of the run's database, Redis commands, and the
+ * CPU that processes outside the bench used meanwhile (other work on the machine skews the figures).
+ */
+import { cpus, loadavg } from 'node:os';
+import type { createClient } from 'redis';
+import type { VirtualUser } from '../users.js';
+import { cpuSeconds, machineBusySeconds, processCpuSeconds } from './cpu.js';
+import type { BenchPostgres, StatementCount } from './database.js';
+import type { Fleet } from './fleet.js';
+import { runPgbench } from './pgbench.js';
+import { redisCommands } from './redis.js';
+import type { CpuSeconds, RunRecord } from './summary.js';
+import { runTraffic } from './traffic.js';
+import { PGBENCH_DATABASE, VARIANTS, type RunInfo, type VariantId } from './variants.js';
+
+export interface MeasureContext {
+  postgres: BenchPostgres;
+  redisPid: number;
+  redisStats: ReturnType<typeof createClient>;
+  fleets: Map<VariantId, Fleet>;
+  sessions: Map<VariantId, VirtualUser[]>;
+  pgbench?: { binary: string; url: string; clients: number };
+  connections: number;
+  seconds: number;
+  /** pg_stat_statements deltas per database, added up over the runs. */
+  statementTotals: Map<string, Map<string, StatementCount>>;
+}
+
+type Load = Pick<RunRecord, 'seconds' | 'requests' | 'requestsPerSecond' | 'latencyMs' | 'readP99' | 'writeP99' | 'errors' | 'reads' | 'writes' | 'writesSkipped' | 'statuses'>;
+
+/** undefined when the run cannot happen here (pgbench missing). */
+export async function measureRun(ctx: MeasureContext, run: RunInfo, round: number): Promise<RunRecord | undefined> {
+  const fleet = run.variant && ctx.fleets.get(run.variant);
+  if (run.id === 'pgbench' ? !ctx.pgbench : !fleet) return undefined;
+  if (fleet && run.serving) await fleet.serveWith(run.serving);
+  const database = run.id === 'pgbench' ? PGBENCH_DATABASE : VARIANTS.find((v) => v.id === run.variant)?.database;
+  const groups = {
+    replicas: fleet ? fleet.replicas.map((r) => r.pid) : [],
+    postgres: [ctx.postgres.postmasterPid],
+    redis: [ctx.redisPid],
+    nginx: fleet ? [fleet.nginx.pid] : [],
+    // Everything this bench started is below its own process.
+    bench: [process.pid],
+  };
+  const loadAverage = Number(loadavg()[0]!.toFixed(2));
+  const snapshot = async () => ({
+    statements: await ctx.postgres.statements(),
+    commands: await redisCommands(ctx.redisStats),
+    cpu: { ...cpuSeconds(groups), loadGenerator: processCpuSeconds(process.pid), machine: machineBusySeconds() },
+  });
+
+  const before = await snapshot();
+  const load: Load = fleet
+    ? await runTraffic({ url: fleet.url, sessions: ctx.sessions.get(run.variant!)!, connections: ctx.connections, seconds: ctx.seconds })
+    : await pgbenchLoad(ctx);
+  const after = await snapshot();
+
+  const statements = diffStatements(before.statements.get(database ?? ''), after.statements.get(database ?? ''));
+  if (database) {
+    const totals = ctx.statementTotals.get(database) ?? new Map<string, StatementCount>();
+    for (const s of statements) addStatement(totals, s);
+    ctx.statementTotals.set(database, totals);
+  }
+  const used = (key: keyof typeof after.cpu) => round3(after.cpu[key] - before.cpu[key]);
+  const cpu: CpuSeconds = { replicas: used('replicas'), postgres: used('postgres'), redis: used('redis'), nginx: used('nginx'), loadGenerator: used('loadGenerator') };
+  const others = Math.max(0, used('machine') - used('bench'));
+  return {
+    round,
+    run: run.id,
+    loadAverage,
+    othersCpuShare: round3(others / (load.seconds * cpus().length)),
+    ...load,
+    pgStatements: statements.reduce((s, d) => s + d.calls, 0),
+    redisCommands: run.variant === 'redis' ? Object.entries(after.commands).reduce((s, [k, n]) => s + n - (before.commands[k] ?? 0), 0) : 0,
+    cpuSeconds: cpu,
+  };
+}
+
+async function pgbenchLoad(ctx: MeasureContext): Promise<Load> {
+  const { binary, url, clients } = ctx.pgbench!;
+  const pg = await runPgbench(binary, url, { clients, seconds: ctx.seconds });
+  return { seconds: pg.seconds, requests: pg.transactions, requestsPerSecond: pg.tps, latencyMs: pg.latencyMs, readP99: pg.latencyMs.p99, writeP99: 0, errors: 0, reads: pg.transactions, writes: 0, writesSkipped: 0, statuses: {} };
+}
+
+const round3 = (n: number) => Math.round(n * 1000) / 1000;
+
+function addStatement(into: Map<string, StatementCount>, s: StatementCount): void {
+  const prev = into.get(s.query) ?? { query: s.query, calls: 0, rows: 0, execMs: 0 };
+  into.set(s.query, { query: s.query, calls: prev.calls + s.calls, rows: prev.rows + s.rows, execMs: prev.execMs + s.execMs });
+}
+
+function diffStatements(before: Map<string, StatementCount> | undefined, after: Map<string, StatementCount> | undefined): StatementCount[] {
+  const out: StatementCount[] = [];
+  for (const [query, a] of after ?? []) {
+    const b = before?.get(query);
+    const calls = a.calls - (b?.calls ?? 0);
+    if (calls > 0) out.push({ query, calls, rows: a.rows - (b?.rows ?? 0), execMs: a.execMs - (b?.execMs ?? 0) });
+  }
+  return out;
+}

@@ -1,0 +1,210 @@
+/** The bench's record (rounds as measured) and what it concludes: medians per run, ratios, the scaling curve, targets. */
+import type { Machine } from '../report/report.js';
+import { percentile, round } from '../stats.js';
+import type { StatementCount } from './database.js';
+import type { RedisSessionBytes } from './redis.js';
+import type { ProfileSummary } from './profile.js';
+import { ROUND, VARIANTS, type RunId, type VariantId } from './variants.js';
+
+export interface CpuSeconds {
+  replicas: number;
+  postgres: number;
+  redis: number;
+  nginx: number;
+  /** The bench process (autocannon), or pgbench's client. */
+  loadGenerator: number;
+}
+
+export interface RunRecord {
+  round: number;
+  run: RunId;
+  /** 1-minute load average just before the run (the bench's own previous run included). */
+  loadAverage: number;
+  /** CPU used by processes outside the bench during the run, as a share of the machine (0-1). */
+  othersCpuShare: number;
+  seconds: number;
+  /** Answered requests (pgbench: transactions). */
+  requests: number;
+  requestsPerSecond: number;
+  latencyMs: { p50: number; p90: number; p99: number; max: number };
+  /** p99 of reads and of writes apart (pgbench: all reads). */
+  readP99: number;
+  writeP99: number;
+  errors: number;
+  reads: number;
+  writes: number;
+  writesSkipped: number;
+  statuses: Record<string, number>;
+  /** pg_stat_statements calls in the run's database during the run. */
+  pgStatements: number;
+  redisCommands: number;
+  cpuSeconds: CpuSeconds;
+}
+
+export interface BenchOptions {
+  rounds: number;
+  duration: number;
+  connections: number;
+  sessions: number;
+  warmup: number;
+  scryptCost: number;
+  /** The app replicas ran under --cpu-prof. */
+  cpuProf: boolean;
+}
+
+export interface BenchRecord {
+  startedAt: string;
+  finishedAt: string;
+  command: string;
+  machine: Machine;
+  options: BenchOptions;
+  versions: Record<string, string>;
+  runs: RunRecord[];
+  /** Session row writes (n_tup_ins + n_tup_upd + n_tup_del) per database over all measured rounds. */
+  sessionRowWrites: Record<string, number>;
+  /** pg_stat_statements deltas per database over all measured rounds. */
+  statements: Record<string, StatementCount[]>;
+  bytesPerSession: {
+    postgres?: { fill: number; asFound: number; rowsFound: number; sessionJsonBytes: number; copies: number };
+    redis?: RedisSessionBytes;
+  };
+  /** With --cpu-prof: where each fleet's replicas spent their CPU. */
+  profiles?: Partial<Record<VariantId, ProfileSummary>>;
+  notes: string[];
+}
+
+export interface RunSummary {
+  run: RunId;
+  label: string;
+  detail: string;
+  rounds: number;
+  requests: number;
+  requestsPerSecond: number;
+  p50: number;
+  p99: number;
+  readP99: number;
+  writeP99: number;
+  errors: number;
+  writesSkipped: number;
+  /** Throughput as a share of MemoryStore's and connect-redis's medians. */
+  vsMemory?: number;
+  vsRedis?: number;
+  p99VsMemory?: number;
+  statementsPerRequest: number;
+  redisCommandsPerRequest: number;
+  /** Session row writes per request, and per read once each cart write's one row write is set aside. */
+  rowWritesPerRequest?: number;
+  rowWritesPerRead?: number;
+  /** CPU seconds per 1,000 requests (pgbench: transactions), medians over the rounds. */
+  cpuPer1000: CpuSeconds & { total: number };
+}
+
+export interface Target {
+  name: string;
+  goal: string;
+  value: string;
+  met: boolean;
+}
+
+export interface BenchSummary {
+  runs: RunSummary[];
+  scaling: Array<{ replicas: number; requestsPerSecond: number; p99: number }>;
+  targets: Target[];
+}
+
+const median = (values: number[]) => percentile([...values].sort((a, b) => a - b), 50);
+const ratio = (a: number, b: number | undefined) => (b ? round(a / b, 2) : undefined);
+const perThousand = (cpu: number, requests: number) => (requests ? (cpu / requests) * 1000 : 0);
+
+/** Which database a run's requests land in. */
+export function databaseOf(run: RunId): string | undefined {
+  const variant = ROUND.find((r) => r.id === run)?.variant;
+  return VARIANTS.find((v) => v.id === variant)?.database;
+}
+
+export function summarise(record: BenchRecord): BenchSummary {
+  const byRun = (id: RunId) => record.runs.filter((r) => r.run === id);
+  const runs: RunSummary[] = ROUND.filter((info) => byRun(info.id).length > 0).map((info) => {
+    const rows = byRun(info.id);
+    const sum = (pick: (r: RunRecord) => number) => rows.reduce((s, r) => s + pick(r), 0);
+    const cpu = (pick: (c: CpuSeconds) => number) => round(median(rows.map((r) => perThousand(pick(r.cpuSeconds), r.requests))), 3);
+    const db = databaseOf(info.id);
+    // Row writes are read once the counts have settled, over all rounds: shared by the runs on the same database.
+    const onDb = db ? record.runs.filter((r) => databaseOf(r.run) === db) : [];
+    const dbTotal = (pick: (r: RunRecord) => number) => onDb.reduce((s, r) => s + pick(r), 0);
+    const rowWrites = db === undefined ? undefined : record.sessionRowWrites[db];
+    return {
+      run: info.id,
+      label: info.label,
+      detail: VARIANTS.find((v) => v.id === info.variant)?.detail ?? 'ceiling: pgbench select-only on the same PostgreSQL',
+      rounds: rows.length,
+      requests: sum((r) => r.requests),
+      requestsPerSecond: median(rows.map((r) => r.requestsPerSecond)),
+      p50: median(rows.map((r) => r.latencyMs.p50)),
+      p99: median(rows.map((r) => r.latencyMs.p99)),
+      readP99: median(rows.map((r) => r.readP99)),
+      writeP99: median(rows.map((r) => r.writeP99)),
+      errors: sum((r) => r.errors),
+      writesSkipped: sum((r) => r.writesSkipped),
+      statementsPerRequest: round(median(rows.map((r) => (r.requests ? r.pgStatements / r.requests : 0))), 3),
+      redisCommandsPerRequest: round(median(rows.map((r) => (r.requests ? r.redisCommands / r.requests : 0))), 3),
+      rowWritesPerRequest: rowWrites === undefined ? undefined : round(rowWrites / Math.max(1, dbTotal((r) => r.requests)), 4),
+      rowWritesPerRead:
+        rowWrites === undefined ? undefined : round(Math.max(0, rowWrites - dbTotal((r) => r.writes)) / Math.max(1, dbTotal((r) => r.reads)), 4),
+      cpuPer1000: {
+        replicas: cpu((c) => c.replicas),
+        postgres: cpu((c) => c.postgres),
+        redis: cpu((c) => c.redis),
+        nginx: cpu((c) => c.nginx),
+        loadGenerator: cpu((c) => c.loadGenerator),
+        total: cpu((c) => c.replicas + c.postgres + c.redis + c.nginx + c.loadGenerator),
+      },
+    };
+  });
+  const find = (id: RunId) => runs.find((r) => r.run === id);
+  const memory = find('memory');
+  const redis = find('redis');
+  for (const r of runs) {
+    r.vsMemory = ratio(r.requestsPerSecond, memory?.requestsPerSecond);
+    r.vsRedis = ratio(r.requestsPerSecond, redis?.requestsPerSecond);
+    r.p99VsMemory = ratio(r.p99, memory?.p99);
+  }
+  const scaling = (['project-1', 'project-2', 'project'] as const)
+    .map((id, i) => ({ replicas: i + 1, run: find(id) }))
+    .filter((p) => p.run)
+    .map((p) => ({ replicas: p.replicas, requestsPerSecond: p.run!.requestsPerSecond, p99: p.run!.p99 }));
+  return { runs, scaling, targets: targets(find('project'), memory, redis) };
+}
+
+function targets(project?: RunSummary, memory?: RunSummary, redis?: RunSummary): Target[] {
+  if (!project) return [];
+  const out: Target[] = [];
+  if (memory) {
+    out.push({
+      name: "Throughput vs MemoryStore's",
+      goal: '≥ 0.85×',
+      value: `${project.vsMemory}× (${project.requestsPerSecond} vs ${memory.requestsPerSecond} req/s)`,
+      met: (project.vsMemory ?? 0) >= 0.85,
+    });
+  }
+  if (redis) {
+    out.push({
+      name: "Throughput vs connect-redis's",
+      goal: '≥ 1×',
+      value: `${project.vsRedis}× (${project.requestsPerSecond} vs ${redis.requestsPerSecond} req/s)`,
+      met: (project.vsRedis ?? 0) >= 1,
+    });
+  }
+  if (memory) {
+    out.push({
+      name: "p99 latency vs MemoryStore's",
+      goal: '≤ 1.5×',
+      value: `${project.p99VsMemory}× (${project.p99} vs ${memory.p99} ms)`,
+      met: (project.p99VsMemory ?? Infinity) <= 1.5,
+    });
+  }
+  if (project.rowWritesPerRead !== undefined) {
+    out.push({ name: 'Session row writes per read-only request', goal: '≤ 0.01', value: String(project.rowWritesPerRead), met: project.rowWritesPerRead <= 0.01 });
+  }
+  return out;
+}

@@ -1,0 +1,90 @@
+/** What the bench compares, in the order of every round, and how each is started. */
+import { fileURLToPath } from 'node:url';
+
+export type VariantId = 'memory' | 'pg-defaults' | 'project' | 'redis' | 'nginx';
+export type RunId = VariantId | 'pgbench' | 'project-1' | 'project-2';
+
+export interface Variant {
+  id: VariantId;
+  label: string;
+  detail: string;
+  replicas: number;
+  /** The bench replica's BENCH_STORE; absent: app/server.ts as shipped (or the hello server for nginx). */
+  benchStore?: 'memory' | 'pg-defaults' | 'redis';
+  /** Its own database, so statements and row writes are its alone. */
+  database?: string;
+}
+
+export const VARIANTS: Variant[] = [
+  { id: 'memory', label: 'MemoryStore', detail: "express-session's MemoryStore, 1 replica (the status quo)", replicas: 1, benchStore: 'memory', database: 'bench_memory' },
+  {
+    id: 'pg-defaults',
+    label: 'connect-pg-simple defaults',
+    detail: 'connect-pg-simple 10 as it comes: UPDATE on every touch, each replica prunes on its own timer; 3 replicas',
+    replicas: 3,
+    benchStore: 'pg-defaults',
+    database: 'bench_pg_defaults',
+  },
+  {
+    id: 'project',
+    label: 'this project',
+    detail: 'app/server.ts as shipped: touch written at most once per 60 s per session, one prune per interval for the fleet; 3 replicas',
+    replicas: 3,
+    database: 'bench_project',
+  },
+  { id: 'redis', label: 'connect-redis', detail: "connect-redis 9 + redis 5 on Debian's redis-server (EXPIRE on every touch); 3 replicas", replicas: 3, benchStore: 'redis', database: 'bench_redis' },
+  { id: 'nginx', label: 'nginx + trivial Node', detail: 'ceiling: the same nginx in front of 3 node:http servers answering a fixed JSON', replicas: 3 },
+];
+
+export const PGBENCH_DATABASE = 'bench_pgbench';
+
+export interface RunInfo {
+  id: RunId;
+  label: string;
+  /** The fleet that serves it (pgbench has none). */
+  variant?: VariantId;
+  /** Replicas nginx sends to (the scaling runs use fewer of the project's three). */
+  serving?: number;
+}
+
+/** One round, in order. */
+export const ROUND: RunInfo[] = [
+  { id: 'memory', label: 'MemoryStore', variant: 'memory', serving: 1 },
+  { id: 'pg-defaults', label: 'connect-pg-simple defaults', variant: 'pg-defaults', serving: 3 },
+  { id: 'project', label: 'this project', variant: 'project', serving: 3 },
+  { id: 'redis', label: 'connect-redis', variant: 'redis', serving: 3 },
+  { id: 'pgbench', label: 'pgbench -S' },
+  { id: 'nginx', label: 'nginx + trivial Node', variant: 'nginx', serving: 3 },
+  { id: 'project-1', label: 'this project, 1 replica', variant: 'project', serving: 1 },
+  { id: 'project-2', label: 'this project, 2 replicas', variant: 'project', serving: 2 },
+];
+
+const entries = {
+  app: fileURLToPath(new URL('../../app/server.ts', import.meta.url)),
+  bench: fileURLToPath(new URL('./replica.ts', import.meta.url)),
+  hello: fileURLToPath(new URL('./hello.ts', import.meta.url)),
+};
+
+/** As the load tests: the app's default (16384) would make logging in the sessions the slowest part of the bench. */
+export const BENCH_SCRYPT_COST = 1024;
+
+/** What node runs for a variant's replicas; with `profileDir`, under the V8 CPU profiler. */
+export function replicaArgs(v: Variant, profileDir?: string): string[] {
+  const entry = v.id === 'nginx' ? entries.hello : v.benchStore ? entries.bench : entries.app;
+  return [...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []), '--import', 'tsx', entry];
+}
+
+export function replicaEnv(v: Variant, opts: { databaseUrl?: string; redisUrl: string; secret: string; extra?: NodeJS.ProcessEnv }): NodeJS.ProcessEnv {
+  return {
+    PATH: process.env.PATH,
+    NODE_ENV: 'production',
+    DATABASE_URL: opts.databaseUrl,
+    SESSION_SECRET: opts.secret,
+    PASSWORD_SCRYPT_COST: String(BENCH_SCRYPT_COST),
+    LOG_LEVEL: 'warn',
+    SHUTDOWN_DRAIN_MS: '0',
+    ...(v.benchStore && { BENCH_STORE: v.benchStore }),
+    ...(v.benchStore === 'redis' && { REDIS_URL: opts.redisUrl }),
+    ...opts.extra,
+  };
+}
