@@ -61,7 +61,6 @@ export function createApp({ config, pool, store, logger, lifecycle = { draining:
   // Plain HTTP is legitimate locally; upgrading subresources to https would break the page there.
   app.use(helmet({ contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } } }));
   app.use(healthRoutes(pool, lifecycle, metrics));
-  app.use(express.static(publicDir, { index: 'index.html', maxAge: '1h' }));
 
   // Routes carry their full path, so the metrics label is the route as written (and never the raw URL).
   app.use('/api', ...jsonOnly(JSON_LIMIT), sessionMiddleware(config, store));
@@ -72,6 +71,8 @@ export function createApp({ config, pool, store, logger, lifecycle = { draining:
   app.use(oidcRoutes(config.oidc, createIdentities(pool, config.passwordScryptCost), logger));
   app.use(cartRoutes());
 
+  // After the API: otherwise every API request would first cost a failed file lookup (a stat under app/public).
+  app.use(express.static(publicDir, { index: 'index.html', maxAge: '1h' }));
   app.use(notFound);
   app.use(errorHandler(logger));
   return app;
