@@ -205,7 +205,7 @@ export function renderBenchHtml(record: BenchRecord, summary: BenchSummary): str
 Machine: ${m.cpus} × ${h(m.cpuModel)}, ${m.memoryGB} GB, Node ${h(m.node)}; 1-minute load average ${m.loadBefore} before the bench, ${m.loadAfter ?? '?'} at the end
 (load generator, nginx, replicas, PostgreSQL and Redis share these cores). ${h(othersLine(record))}<br>
 Traffic: ${o.connections} keep-alive connections, ${fmt(o.sessions, 0)} logged-in sessions per variant, per session visit 9 × <code>GET /api/me</code> then 1 × <code>POST /api/cart</code>;
-${o.rounds} interleaved rounds of ${o.duration} s per run after ${o.warmup} s of warm-up per fleet; PASSWORD_SCRYPT_COST=${o.scryptCost}, LOG_LEVEL=warn, NODE_ENV=production.<br>
+${o.rounds} interleaved rounds of ${o.duration} s per run after ${o.warmup} s of warm-up per fleet and ${o.runWarmup ?? 0} s unrecorded before each run; PASSWORD_SCRYPT_COST=${o.scryptCost}, LOG_LEVEL=warn, NODE_ENV=production.<br>
 Versions: ${versions}</p>
 <section><h2>Targets for this project's configuration</h2><div class="targets">${targets || '<p>not computed (a run is missing)</p>'}</div></section>
 ${charts(summary)}

@@ -37,6 +37,9 @@ const USAGE = `Usage: npm run bench -- [options]
   --connections N   concurrent keep-alive connections (default 50)
   --sessions N      logged-in sessions per variant (default 1500; each takes at most 50 cart writes)
   --warmup S        seconds of unrecorded load per fleet before the rounds (default 5)
+  --run-warmup S    seconds of unrecorded load just before each measured run (default 2): a fleet that sat idle
+                    while the others ran has closed its idle database connections and must not pay for them
+                    again inside its measurement
   --out DIR         where the reports go (default results)
   --cpu-prof        run the app replicas under node --cpu-prof and report where their CPU goes (slows them:
                     use it to find costs, not for the figures)`;
@@ -49,6 +52,7 @@ function options(): BenchOptions & { out: string } {
       connections: { type: 'string', default: '50' },
       sessions: { type: 'string', default: '1500' },
       warmup: { type: 'string', default: '5' },
+      'run-warmup': { type: 'string', default: '2' },
       out: { type: 'string', default: 'results' },
       'cpu-prof': { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
@@ -69,6 +73,7 @@ function options(): BenchOptions & { out: string } {
     connections: whole('connections', 1, 1000),
     sessions: whole('sessions', 1, 100_000),
     warmup: whole('warmup', 0, 120),
+    runWarmup: whole('run-warmup', 0, 60),
     scryptCost: BENCH_SCRYPT_COST,
     cpuProf: values['cpu-prof'],
     out: values.out,
@@ -118,6 +123,7 @@ async function main(): Promise<void> {
       connections: opts.connections,
       sessions: opts.sessions,
       warmup: opts.warmup,
+      runWarmup: opts.runWarmup,
       scryptCost: BENCH_SCRYPT_COST,
       cpuProf: opts.cpuProf,
     },
@@ -206,6 +212,7 @@ async function main(): Promise<void> {
       pgbench: pgbenchUrl ? { binary: (pgbenchBin as { path: string }).path, url: pgbenchUrl, clients: VARIANTS.find((v) => v.id === 'project')!.replicas * PG_POOL_MAX } : undefined,
       connections: opts.connections,
       seconds: opts.duration,
+      warmupSeconds: opts.runWarmup,
       statementTotals: new Map(),
     };
 

@@ -24,6 +24,8 @@ export interface MeasureContext {
   pgbench?: { binary: string; url: string; clients: number };
   connections: number;
   seconds: number;
+  /** Unrecorded load just before each run. */
+  warmupSeconds: number;
   /** pg_stat_statements deltas per database, added up over the runs. */
   statementTotals: Map<string, Map<string, StatementCount>>;
 }
@@ -35,6 +37,9 @@ export async function measureRun(ctx: MeasureContext, run: RunInfo, round: numbe
   const fleet = run.variant && ctx.fleets.get(run.variant);
   if (run.id === 'pgbench' ? !ctx.pgbench : !fleet) return undefined;
   if (fleet && run.serving) await fleet.serveWith(run.serving);
+  if (fleet && ctx.warmupSeconds > 0) {
+    await runTraffic({ url: fleet.url, sessions: ctx.sessions.get(run.variant!)!, connections: ctx.connections, seconds: ctx.warmupSeconds });
+  }
   const database = run.id === 'pgbench' ? PGBENCH_DATABASE : VARIANTS.find((v) => v.id === run.variant)?.database;
   const groups = {
     replicas: fleet ? fleet.replicas.map((r) => r.pid) : [],

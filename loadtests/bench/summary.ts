@@ -47,6 +47,8 @@ export interface BenchOptions {
   connections: number;
   sessions: number;
   warmup: number;
+  /** Seconds of unrecorded load just before each measured run. */
+  runWarmup: number;
   scryptCost: number;
   /** The app replicas ran under --cpu-prof. */
   cpuProf: boolean;
