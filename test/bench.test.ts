@@ -86,23 +86,26 @@ describe('Benchmark variants and counters, short run', () => {
 
   it("When connect-pg-simple runs with its defaults, then the row-write count shows one touch per read", () => {
     const r = results.get('pg-defaults')!;
-    // Every answered request wrote exactly once (touch or cart upsert); requests cut at the end may add one each.
+    // Every answered request touched the row once (a cart write leaves the session unchanged, so it touches it too);
+    // requests cut at the end may add one each.
     const expected = r.reads + r.writes;
     const got = rowWrites['pg-defaults']!;
     assert.ok(got >= expected && got <= expected + CONNECTIONS, `${got} row writes for ${r.reads} reads and ${r.writes} writes`);
   });
 
-  it("When this project's store serves reads, then the row-write count shows only the cart writes", () => {
+  it("When this project's store serves fresh sessions, then neither reads nor cart writes write the session row", () => {
     const r = results.get('project')!;
     const got = rowWrites.project!;
-    assert.ok(got >= r.writes && got <= r.writes + CONNECTIONS, `${got} row writes for ${r.reads} reads and ${r.writes} writes`);
+    // The sessions were just logged in, so every touch is within SESSION_TOUCH_AFTER_SECONDS and skipped; cart items go
+    // to cart_items. Requests cut at the end may add one each.
+    assert.ok(got <= CONNECTIONS, `${got} row writes for ${r.reads} reads and ${r.writes} writes`);
   });
 
   it('When the session lives in memory or Redis, then the session table gets no writes and Redis counts two commands per request', () => {
     assert.equal(rowWrites.memory, 0);
     assert.equal(rowWrites.redis, 0);
     const r = results.get('redis')!;
-    // GET, then EXPIRE (a read's touch) or SET (a write); requests cut at the end may add up to two each.
+    // GET, then EXPIRE (the touch: no request changes the session); requests cut at the end may add up to two each.
     const expected = 2 * (r.reads + r.writes);
     assert.ok(commands >= expected && commands <= expected + 2 * CONNECTIONS, `${commands} commands for ${r.reads + r.writes} requests`);
   });

@@ -130,7 +130,7 @@ ${table('Speed', ['run', 'req/s (pgbench: tps)', '× MemoryStore', '× connect-r
 ${table('Cost per request', ['run', 'PG statements', 'Redis commands', 'session row writes', '… per read-only request', 'CPU s / 1k req', 'app replicas', 'PostgreSQL', 'Redis', 'nginx', 'load generator'], cost)}
 <ul class="notes">
 <li>Ratios are throughput (or p99) divided by MemoryStore's and connect-redis's medians. pgbench counts transactions (one primary-key SELECT each), not HTTP requests.</li>
-<li>Session row writes: PostgreSQL's own count (pg_stat_user_tables n_tup_ins + n_tup_upd + n_tup_del on <code>session</code>) over every measured run on the variant's database, read once the counts had settled; per read-only request: after setting aside one row write per successful cart write. The scaling runs share the project's database and its figure.</li>
+<li>Session row writes: PostgreSQL's own count (pg_stat_user_tables n_tup_ins + n_tup_upd + n_tup_del on <code>session</code>) over every measured run on the variant's database, read once the counts had settled; per read-only request: all of them charged to the reads (a cart write keeps its items in <code>cart_items</code> and only touches the session row as a read does), an upper bound. The scaling runs share the project's database and its figure.</li>
 <li>CPU: utime + stime from /proc of the replicas, PostgreSQL (postmaster and backends), redis-server, nginx (master and worker) and the bench process running autocannon, per 1,000 answered requests.</li>
 </ul></section>`;
 }
