@@ -13,9 +13,11 @@ import { createUsers } from './users.js';
 import { createLoginThrottle } from './login-throttle.js';
 import { errorHandler, notFound } from './http/errors.js';
 import { jsonOnly } from './http/json-only.js';
+import { requireHost } from './http/client-errors.js';
 import { authRoutes } from './routes/auth.js';
 import { meRoutes } from './routes/me.js';
-import { cartRoutes } from './routes/cart.js';
+import { cartRoutes, MAX_CART_ITEMS } from './routes/cart.js';
+import { createCarts } from './carts.js';
 import { oidcRoutes } from './routes/oidc.js';
 import { createIdentities } from './identities.js';
 import { healthRoutes, type Lifecycle } from './routes/health.js';
@@ -60,6 +62,7 @@ export function createApp({ config, pool, store, logger, lifecycle = { draining:
   app.use(timeRequests(metrics));
   // Plain HTTP is legitimate locally; upgrading subresources to https would break the page there.
   app.use(helmet({ contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } } }));
+  app.use(requireHost);
   app.use(healthRoutes(pool, lifecycle, metrics));
 
   // Routes carry their full path, so the metrics label is the route as written (and never the raw URL).
@@ -69,7 +72,7 @@ export function createApp({ config, pool, store, logger, lifecycle = { draining:
   app.use(authRoutes(createUsers(pool), createLoginThrottle(pool, config.loginThrottle), config.session.cookieName, config.passwordScryptCost));
   app.use(meRoutes(config.instanceId));
   app.use(oidcRoutes(config.oidc, createIdentities(pool, config.passwordScryptCost), logger));
-  app.use(cartRoutes());
+  app.use(cartRoutes(createCarts(pool, MAX_CART_ITEMS)));
 
   // After the API: otherwise every API request would first cost a failed file lookup (a stat under app/public).
   app.use(express.static(publicDir, { index: 'index.html', maxAge: '1h' }));

@@ -53,6 +53,8 @@ const schema = z
     SESSION_TOUCH_AFTER_SECONDS: int(0, DAY_SECONDS, 60),
     SESSION_PRUNE_INTERVAL_SECONDS: int(1, 7 * DAY_SECONDS, 15 * 60),
     SESSION_PRUNE_BATCH_SIZE: int(1, 100_000, 1_000),
+    // This app's own sessions take about 300 bytes, 500 with a sign-in pending.
+    SESSION_MAX_BYTES: int(256, 1_048_576, 4_096),
 
     PASSWORD_SCRYPT_COST: int(1024, 1_048_576, 16_384).refine((n) => (n & (n - 1)) === 0, 'must be a power of 2'),
 
@@ -162,6 +164,8 @@ export interface Config {
     touchAfterMs: number;
     /** One replica of the fleet deletes expired sessions per interval, in batches. */
     prune: { intervalMs: number; batchSize: number };
+    /** Largest session JSON (UTF-8 bytes) the store writes; a larger one is refused with a 413. */
+    maxBytes: number;
   };
   /** scrypt N for new password hashes; stored hashes carry their own, so changing it never locks anyone out. */
   passwordScryptCost: number;
@@ -269,6 +273,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       cookieName: env.SESSION_COOKIE_NAME,
       touchAfterMs: env.SESSION_TOUCH_AFTER_SECONDS * 1000,
       prune: { intervalMs: env.SESSION_PRUNE_INTERVAL_SECONDS * 1000, batchSize: env.SESSION_PRUNE_BATCH_SIZE },
+      maxBytes: env.SESSION_MAX_BYTES,
     },
     passwordScryptCost: env.PASSWORD_SCRYPT_COST,
     loginThrottle: {

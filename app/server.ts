@@ -9,6 +9,7 @@ import { startSessionPruner } from './session-pruner.js';
 import { createMetrics } from './metrics.js';
 import { createApp } from './app.js';
 import { shutdown } from './shutdown.js';
+import { answerClientErrors } from './http/client-errors.js';
 import type { Lifecycle } from './routes/health.js';
 
 // Node must keep idle upstream connections open longer than nginx does (keepalive_timeout 60s in nginx.conf),
@@ -47,10 +48,12 @@ try {
 }
 
 const lifecycle: Lifecycle = { draining: false };
-const server = createServer(createApp({ config, pool, store, logger, lifecycle, metrics }));
+// Host is checked by the app (requireHost), so that its 400 is JSON like every other error.
+const server = createServer({ requireHostHeader: false }, createApp({ config, pool, store, logger, lifecycle, metrics }));
 server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
 server.headersTimeout = KEEP_ALIVE_TIMEOUT_MS + 1_000;
 server.requestTimeout = 30_000;
+answerClientErrors(server, config.instanceId);
 
 server.listen(config.port, config.host, () => {
   const address = server.address();

@@ -13,6 +13,5 @@ declare module 'express-session' {
     csrfToken: string;
     /** ISO time of the login that created this session. */
     createdAt: string;
-    cart: string[];
   }
 }

@@ -6,16 +6,50 @@
  * answers each one with an UPDATE: every read is also a write. Here `get` reads the row's expiry with the session
  * (same query) and decides whether this request's touch is worth writing: only when it would move the stored
  * expiry by at least `touchAfterMs`. The expiry still rolls forward, at most `touchAfterMs` late.
+ *
+ * Two more departures from connect-pg-simple, whose `set` is an upsert:
+ * - A session that was loaded from the table is saved with an UPDATE only. If a logout (on any replica) deleted it
+ *   after this request loaded it, the save fails with SessionEndedError instead of inserting the session again.
+ * - A session whose JSON is larger than `maxBytes` is refused with SessionTooLargeError; the row stays as it was.
  */
-import session, { type SessionData } from 'express-session';
+import session, { type Session, type SessionData } from 'express-session';
+import type { Request } from 'express';
 import connectPgSimple from 'connect-pg-simple';
 import type pg from 'pg';
 import type { SessionStoreMetrics } from './metrics.js';
 
 export const SESSION_TABLE = 'session';
 
-/** Bounds the sessions awaiting their (skipped) touch, should a request never reach its end. */
-const MAX_PENDING_SKIPS = 10_000;
+/** connect-pg-simple's expiry for a session without a cookie expiry (never the case with express-session's maxAge). */
+const DEFAULT_TTL_SECONDS = 24 * 60 * 60;
+
+/** The session was deleted (logout, expiry) after this request loaded it: saving it would bring it back. */
+export class SessionEndedError extends Error {
+  override name = 'SessionEndedError';
+  constructor() {
+    super('session ended');
+  }
+}
+
+/** The session's JSON is over the configured cap (SESSION_MAX_BYTES); nothing was written. */
+export class SessionTooLargeError extends Error {
+  override name = 'SessionTooLargeError';
+  constructor(
+    readonly bytes: number,
+    readonly maxBytes: number,
+  ) {
+    super(`session data too large (${bytes} bytes, at most ${maxBytes})`);
+  }
+}
+
+/** A save the store refused on purpose: an answer for the client, not a failure of the store. */
+const refused = (err: unknown) => err instanceof SessionEndedError || err instanceof SessionTooLargeError;
+
+/** The expiry connect-pg-simple writes: the cookie's, in whole seconds rounded up. */
+function expireSeconds(sess: SessionData): number {
+  const expires = sess.cookie?.expires;
+  return expires ? Math.ceil(new Date(expires).valueOf() / 1000) : Math.ceil(Date.now() / 1000 + DEFAULT_TTL_SECONDS);
+}
 
 type Callback<T = void> = (err: unknown, result?: T) => void;
 
@@ -32,6 +66,8 @@ export interface ThrottledStoreOptions {
   /** 0 writes every touch, as connect-pg-simple does. */
   touchAfterMs: number;
   metrics: SessionStoreMetrics;
+  /** Largest session JSON, in bytes (UTF-8), that `set` writes. */
+  maxBytes: number;
   /**
    * A failed touch is reported here, not to express-session: it would pass the error to the error handler after the
    * answer has gone out, which can then only drop the connection and log a failed request.
@@ -44,10 +80,21 @@ export class ThrottledPgStore extends connectPgSimple(session) {
   readonly #touchAfterMs: number;
   readonly #metrics: SessionStoreMetrics;
   readonly #onTouchError: (err: Error) => void;
-  /** Session ids whose next touch is not written: `get` found the stored expiry recent enough. */
-  readonly #skipNextTouch = new Set<string>();
+  readonly #maxBytes: number;
+  /**
+   * Sessions whose touch is not written: `get` found the stored expiry recent enough (marked on the data it returns,
+   * then on the Session object express-session builds from it), or `set` has just written it. Per request, not per
+   * session id: parallel requests for one session each get their own decision.
+   */
+  readonly #skipTouch = new WeakSet<object>();
+  /**
+   * Session objects that have a row: loaded from the table, or inserted by this store. express-session hands `set` the
+   * very object it built with `createSession` (or the one it generated), so the object tells a loaded session from a
+   * new one. Weak: a request's session is forgotten with the request.
+   */
+  readonly #stored = new WeakSet<object>();
 
-  constructor({ pool, touchAfterMs, metrics, onTouchError }: ThrottledStoreOptions) {
+  constructor({ pool, touchAfterMs, metrics, maxBytes, onTouchError }: ThrottledStoreOptions) {
     super({
       pool,
       tableName: SESSION_TABLE,
@@ -60,6 +107,16 @@ export class ThrottledPgStore extends connectPgSimple(session) {
     this.#touchAfterMs = touchAfterMs;
     this.#metrics = metrics;
     this.#onTouchError = onTouchError;
+    this.#maxBytes = maxBytes;
+  }
+
+  /** express-session builds every session it loads from the store here. */
+  override createSession(req: Request, data: SessionData): Session & SessionData {
+    const skip = this.#skipTouch.delete(data);
+    const loaded = super.createSession(req, data);
+    this.#stored.add(loaded);
+    if (skip) this.#skipTouch.add(loaded);
+    return loaded;
   }
 
   /**
@@ -84,22 +141,20 @@ export class ThrottledPgStore extends connectPgSimple(session) {
     });
     const row = rows[0];
     const maxAge = row?.sess.cookie?.originalMaxAge;
-    if (!row || typeof maxAge !== 'number') {
-      this.#pending(sid, false); // no session, or a cookie without max age: nothing to throttle against
-      return row?.sess ?? null;
-    }
+    // No session, or a cookie without max age: nothing to throttle against.
+    if (!row || typeof maxAge !== 'number') return row?.sess ?? null;
     const { sess, expire_ms: stored } = row;
     const proposed = Date.now() + maxAge;
     // Either way: a fresh row is up to 1 s ahead (stored in whole seconds, rounded up), and a row far ahead (written by
     // a replica whose clock runs fast) is brought back like one far behind.
     const skip = Math.abs(proposed - stored) < this.#touchAfterMs;
-    this.#pending(sid, skip);
+    if (skip) this.#skipTouch.add(sess);
     sess.cookie.expires = new Date(skip ? stored : proposed);
     return sess;
   }
 
   override touch(sid: string, sess: SessionData, callback?: () => void): void {
-    if (this.#skipNextTouch.delete(sid)) {
+    if (this.#skipTouch.delete(sess)) {
       this.#metrics.touchSkipped();
       process.nextTick(() => callback?.());
       return;
@@ -114,30 +169,48 @@ export class ThrottledPgStore extends connectPgSimple(session) {
   }
 
   override set(sid: string, sess: SessionData, callback?: (err?: unknown) => void): void {
-    this.#pending(sid, false);
     const done = this.#metrics.startOperation('set');
-    super.set(sid, sess, (err?: unknown) => {
-      done(err);
-      callback?.(err);
-    });
+    const saving = this.#save(sid, sess);
+    saving.then(
+      () => done(),
+      (err: unknown) => done(refused(err) ? undefined : err),
+    );
+    settle(saving, callback);
+  }
+
+  /** The same columns and values as connect-pg-simple's upsert; the JSON is what pg would send for the object. */
+  async #save(sid: string, sess: SessionData): Promise<void> {
+    const json = JSON.stringify(sess);
+    const bytes = Buffer.byteLength(json);
+    if (bytes > this.#maxBytes) throw new SessionTooLargeError(bytes, this.#maxBytes);
+    const values = [json, expireSeconds(sess), sid];
+    if (this.#stored.has(sess)) {
+      // Never an insert: the row is gone only if the session ended (logout, expiry) after this request loaded it.
+      const { rowCount } = await this.#pool.query(`UPDATE "${SESSION_TABLE}" SET sess = $1, expire = to_timestamp($2) WHERE sid = $3`, values);
+      if (rowCount === 0) throw new SessionEndedError();
+      this.#written(sess);
+      return;
+    }
+    // A new session (first save, or after regenerate) has a new random id: there is no ended session to bring back.
+    await this.#pool.query(
+      `INSERT INTO "${SESSION_TABLE}" (sess, expire, sid) SELECT $1, to_timestamp($2), $3
+       ON CONFLICT (sid) DO UPDATE SET sess = $1, expire = to_timestamp($2)`,
+      values,
+    );
+    this.#stored.add(sess);
+    this.#written(sess);
+  }
+
+  /** The row now holds this session's expiry: the touch express-session sends after a save would only repeat it. */
+  #written(sess: SessionData): void {
+    if (this.#touchAfterMs > 0) this.#skipTouch.add(sess);
   }
 
   override destroy(sid: string, callback?: (err?: unknown) => void): void {
-    this.#pending(sid, false);
     const done = this.#metrics.startOperation('destroy');
     super.destroy(sid, (err?: unknown) => {
       done(err);
       callback?.(err);
     });
-  }
-
-  #pending(sid: string, skip: boolean): void {
-    this.#skipNextTouch.delete(sid);
-    if (!skip) return;
-    if (this.#skipNextTouch.size >= MAX_PENDING_SKIPS) {
-      // The oldest entry: its touch, if it ever comes, is written. Correct, merely not saved.
-      this.#skipNextTouch.delete(this.#skipNextTouch.values().next().value!);
-    }
-    this.#skipNextTouch.add(sid);
   }
 }

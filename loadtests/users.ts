@@ -1,13 +1,20 @@
 /**
  * Virtual users: each registers and logs in once, then keeps its session cookie and CSRF token like a browser tab.
  * Each also keeps a model of its cart (what it has written), to check that any replica shows its own writes.
+ * The app keeps a cart per account, so a user whose cart is full signs up again as a new account (`<name>.2`, ...).
  */
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 export const PASSWORD = 'load-test-password';
-/** The app caps a cart at 50 items; a user whose cart is full logs in again (new session, empty cart). */
+/** The app caps a cart at 50 items; a user whose cart is full signs up again as a new account (new session, empty cart). */
 export const CART_LIMIT = 50;
+
+/** A sign-up under a new name that has had no clear answer yet: register it, or log in if it turns out to exist. */
+export interface PendingSignUp {
+  username: string;
+  via: 'register' | 'login';
+}
 
 export class VirtualUser {
   cookie = '';
@@ -16,11 +23,37 @@ export class VirtualUser {
   cart: string[] = [];
   /** Items whose write got no clear answer (connection lost, 502): they may or may not be in the cart. */
   readonly unsure = new Set<string>();
-  /** A login was sent and has had no 200 yet: the old session may be gone and the new cookie is unknown. */
-  loginPending = false;
+  /** A sign-up was sent and has had no clear answer yet: the old session may be gone and the new cookie is unknown. */
+  signUp: PendingSignUp | undefined;
+  /** The account in use: the name given, then `<name>.2`, `<name>.3`, ... after each sign-up. */
+  username: string;
+  private accounts = 1;
   private writes = 0;
 
-  constructor(readonly username: string) {}
+  constructor(readonly name: string) {
+    this.username = name;
+  }
+
+  /** The sign-up to send now: the pending one, or a new account with the next name. */
+  nextSignUp(): PendingSignUp {
+    this.signUp ??= { username: `${this.name}.${this.accounts + 1}`, via: 'register' };
+    return this.signUp;
+  }
+
+  /** The answer to a sign-up request: adopted when it succeeded; a 409 means an unanswered register went through. */
+  signUpAnswered(status: number, setCookie: string | string[] | undefined, body: { csrfToken?: unknown }): boolean {
+    const pending = this.signUp;
+    if (!pending) return false;
+    if (status === 409 && pending.via === 'register') {
+      pending.via = 'login';
+      return true;
+    }
+    if (status !== 200 && status !== 201) return false;
+    this.accounts++;
+    this.username = pending.username;
+    this.adopt(setCookie, body);
+    return true;
+  }
 
   nextItem(): string {
     return `${this.username}#${++this.writes}`;
@@ -38,7 +71,7 @@ export class VirtualUser {
     this.csrfToken = String(body.csrfToken ?? '');
     this.cart = [];
     this.unsure.clear();
-    this.loginPending = false;
+    this.signUp = undefined;
   }
 
   /** Is `observed` what this user wrote (confirmed items in order, plus any of the unsure ones)? Settles unsure items. */
@@ -93,11 +126,14 @@ async function register(url: string, user: VirtualUser): Promise<void> {
   }
 }
 
-/** Logs the user in with its current cookie (the old session is destroyed); returns the HTTP status. */
-export async function login(url: string, user: VirtualUser): Promise<number> {
-  const res = await postJson(url, '/api/login', { username: user.username, password: PASSWORD }, user.cookie);
-  if (res.status === 200) user.adopt(res.setCookie, res.body);
-  return res.status;
+/** Sends the user's pending sign-up (register, or login once the name turned out to exist); returns the HTTP status. */
+export async function finishSignUp(url: string, user: VirtualUser): Promise<number> {
+  for (;;) {
+    const { username, via } = user.nextSignUp();
+    const res = await postJson(url, `/api/${via}`, { username, password: PASSWORD }, user.cookie);
+    user.signUpAnswered(res.status, res.setCookie, res.body);
+    if (!user.signUp || res.status !== 409) return res.status;
+  }
 }
 
 /** A prefix no earlier run used, so runs against the same deployment never collide. */
@@ -117,8 +153,8 @@ export async function createUsers(url: string, count: number, prefix: string, co
 }
 
 /**
- * GET /api/me for each user, `concurrency` at a time: the statuses, in user order. A user whose login was cut by
- * the end of the load (sent, never answered) logs in first: its old session may be gone by its own doing.
+ * GET /api/me for each user, `concurrency` at a time: the statuses, in user order. A user whose sign-up was cut by
+ * the end of the load (sent, never answered) finishes it first: its old session may be gone by its own doing.
  */
 export async function sessionStatuses(url: string, users: VirtualUser[], concurrency = 16): Promise<number[]> {
   const statuses: number[] = new Array(users.length);
@@ -126,7 +162,7 @@ export async function sessionStatuses(url: string, users: VirtualUser[], concurr
   const worker = async () => {
     while (next < users.length) {
       const i = next++;
-      if (users[i]!.loginPending) await login(url, users[i]!);
+      if (users[i]!.signUp) await finishSignUp(url, users[i]!);
       const res = await fetch(new URL('/api/me', url), { headers: { cookie: users[i]!.cookie }, signal: AbortSignal.timeout(30_000) }).catch(
         () => undefined,
       );

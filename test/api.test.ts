@@ -168,6 +168,18 @@ describe('Cart', () => {
     assert.deepEqual((await client.get('/api/cart')).body, { cart: ['apple', 'pear'] });
   });
 
+  it('When the user logs out and in again, then the new session has the same cart: it belongs to the user, not the session', async (t) => {
+    const app = await startApp(t, databaseUrl);
+    const { client, username } = await registered(app);
+    assert.equal((await client.post('/api/cart', { item: 'apple' })).status, 200);
+    assert.equal((await client.post('/api/logout')).status, 204);
+    const again = new HttpClient(app.url);
+    assert.equal((await again.post('/api/login', { username, password: PASSWORD })).status, 200);
+    assert.deepEqual((await again.get('/api/cart')).body, { cart: ['apple'] });
+    const other = await registered(app);
+    assert.deepEqual((await other.client.get('/api/cart')).body, { cart: [] }, "another user's cart is its own");
+  });
+
   it('When the CSRF token is missing or wrong, then 403 and the cart is unchanged', async (t) => {
     const app = await startApp(t, databaseUrl);
     const { client } = await registered(app);

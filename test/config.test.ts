@@ -17,6 +17,7 @@ describe('Configuration', () => {
     assert.equal(config.session.store, 'postgres');
     assert.equal(config.database.poolMax, 10);
     assert.equal(config.database.ssl.mode, 'disable');
+    assert.equal(config.session.maxBytes, 4096);
     assert.match(config.instanceId, /-\d+$/, 'host name + pid');
     assert.ok(config.warnings.some((w) => w.includes('SESSION_SECRET')));
   });
@@ -57,7 +58,7 @@ describe('Configuration', () => {
   });
 
   it('When a value is out of range, then the error is one line naming the setting', () => {
-    for (const [name, value] of [['PG_POOL_MAX', '0'], ['SESSION_MAX_AGE_SECONDS', '-5'], ['DATABASE_URL', 'mysql://x'], ['LOG_LEVEL', 'loud']]) {
+    for (const [name, value] of [['PG_POOL_MAX', '0'], ['SESSION_MAX_AGE_SECONDS', '-5'], ['DATABASE_URL', 'mysql://x'], ['LOG_LEVEL', 'loud'], ['SESSION_MAX_BYTES', '100'], ['SESSION_MAX_BYTES', '4kb']]) {
       try {
         loadConfig({ [name!]: value });
         assert.fail(`${name}=${value} was accepted`);

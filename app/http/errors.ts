@@ -1,6 +1,7 @@
 /** JSON errors for every failure: a status, `{error}`, never a stack trace. */
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import type { Logger } from 'pino';
+import { SessionEndedError, SessionTooLargeError } from '../session-store.js';
 
 export class HttpError extends Error {
   constructor(
@@ -40,6 +41,16 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
     let headers: Record<string, string> = {};
     if (err instanceof HttpError) {
       ({ status, message, headers } = err);
+    } else if (err instanceof SessionEndedError) {
+      // Logged out (or expired) on some replica while this request ran. Drop the session from the request, so that
+      // express-session neither touches the row nor sends its cookie again.
+      status = 401;
+      message = err.message;
+      req.session = undefined as unknown as typeof req.session;
+    } else if (err instanceof SessionTooLargeError) {
+      status = 413;
+      message = err.message;
+      logger.warn({ reqId: req.id, bytes: err.bytes, maxBytes: err.maxBytes }, 'session data too large');
     } else if (typeof err?.status === 'number' && err.status >= 400 && err.status < 500) {
       // body-parser: entity.too.large (413), entity.parse.failed (400), charset/encoding errors (415)
       status = err.status;

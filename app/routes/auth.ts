@@ -29,7 +29,7 @@ function parse<T>(schema: z.ZodType<T>, body: unknown): T {
 export async function startSession(req: Request, user: SessionUser): Promise<string> {
   await new Promise<void>((resolve, reject) => req.session.regenerate((err) => (err ? reject(err) : resolve())));
   const csrfToken = randomBytes(32).toString('base64url');
-  Object.assign(req.session, { user, csrfToken, createdAt: new Date().toISOString(), cart: [] });
+  Object.assign(req.session, { user, csrfToken, createdAt: new Date().toISOString() });
   await new Promise<void>((resolve, reject) => req.session.save((err) => (err ? reject(err) : resolve())));
   return csrfToken;
 }

@@ -89,7 +89,10 @@ export function oidcRoutes(settings: OidcConfig | undefined, identities: Identit
   router.get('/api/oidc/callback', async (req, res) => {
     const pending = req.session.oidc;
     if (!pending) throw new HttpError(400, 'no sign-in in progress in this session: start again at /api/oidc/login');
-    delete req.session.oidc; // one use only, whatever the outcome (saved with the response)
+    // One use only, whatever the outcome: saved now, so a replayed callback on another replica finds nothing, and a
+    // save that fails (the session ended meanwhile) is a JSON error rather than a response cut short.
+    delete req.session.oidc;
+    await save(req);
     const config = await configuration();
     // The URL the provider redirected to, rebuilt from the configured one: behind nginx the request's own host
     // and scheme are not what the provider saw, and redirect_uri must match exactly.

@@ -1,7 +1,8 @@
 /**
  * One virtual user's mixed traffic as an autocannon request cycle: read /api/me, read the cart, write to the cart,
  * read the cart again. Every answer is checked: the status, the user, and that the cart holds exactly the user's
- * own writes, whichever replica answered. A user whose cart is full logs in again (new session, empty cart).
+ * own writes, whichever replica answered. The cart belongs to the account, so a user whose cart is full signs up
+ * again as a new account (register: a new session, the old one destroyed, an empty cart).
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Request } from 'autocannon';
@@ -26,7 +27,7 @@ function json(body: string): any {
   }
 }
 
-type Action = { kind: 'me' | 'read-cart' } | { kind: 'write'; item: string } | { kind: 'login' };
+type Action = { kind: 'me' | 'read-cart' } | { kind: 'write'; item: string } | { kind: 'sign-up' };
 
 /** The request cycle of one user; `lost` is called by keep-alive-fix for a request that got no answer. */
 export function userTraffic(user: VirtualUser, rec: Recorder): { requests: Request[]; lost: (kind: string) => void } {
@@ -52,8 +53,8 @@ export function userTraffic(user: VirtualUser, rec: Recorder): { requests: Reque
   const answered = (status: number, body: string, headers: Headers): any => {
     rec.instance(header(headers, 'x-instance') as string | undefined);
     if (status === 200) return json(body) ?? (fail('malformed body', body), undefined);
-    // After a login without a clear answer the old session may be gone: a 401 then is the test's doing, not a loss.
-    if (status === 401 && current.kind !== 'login' && !user.loginPending) {
+    // After a sign-up without a clear answer the old session may be gone: a 401 then is the test's doing, not a loss.
+    if (status === 401 && current.kind !== 'sign-up' && !user.signUp) {
       rec.sessionLost(user.username);
       fail('session lost (401)');
     } else {
@@ -90,19 +91,21 @@ export function userTraffic(user: VirtualUser, rec: Recorder): { requests: Reque
       path: '/api/cart',
       setupRequest: (req) => {
         const headers = { ...sessionHeaders(), 'content-type': 'application/json' };
-        if (user.cartFull || user.loginPending) {
-          user.loginPending = true;
-          const body = JSON.stringify({ username: user.username, password: PASSWORD });
-          return send({ kind: 'login' }, { ...req, path: '/api/login', headers: { cookie: user.cookie, 'content-type': 'application/json' }, body });
+        if (user.cartFull || user.signUp) {
+          const { username, via } = user.nextSignUp();
+          const body = JSON.stringify({ username, password: PASSWORD });
+          return send({ kind: 'sign-up' }, { ...req, path: `/api/${via}`, headers: { cookie: user.cookie, 'content-type': 'application/json' }, body });
         }
         const item = user.nextItem();
         return send({ kind: 'write', item }, { ...req, headers, body: JSON.stringify({ item }) });
       },
       onResponse: (status, body, _ctx, headers) => {
         const action = current;
-        if (action.kind === 'login') {
-          const parsed = answered(status, body, headers);
-          if (parsed) user.adopt(header(headers, 'set-cookie'), parsed);
+        if (action.kind === 'sign-up') {
+          rec.instance(header(headers, 'x-instance') as string | undefined);
+          const parsed = json(body) ?? {};
+          // 201 (register), 200 (login), or 409: the register sent earlier went through unanswered; log in next time.
+          if (!user.signUpAnswered(status, header(headers, 'set-cookie'), parsed)) fail(`HTTP ${status}`, body);
           return;
         }
         if (action.kind === 'write' && status === 200) user.cart.push(action.item);

@@ -3,7 +3,7 @@ import { createUsers, sessionStatuses, type VirtualUser } from '../users.js';
 import { needsLocalCluster } from './needs-local.js';
 import type { Scenario } from './types.js';
 
-/** Writes one item to each user's cart, so the check after the restart covers session data, not only the login. */
+/** Writes one item to each user's cart, so the check after the restart covers the user's data, not only the login. */
 async function writeItems(url: string, users: VirtualUser[]): Promise<void> {
   for (const user of users) {
     const item = user.nextItem();

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { startCluster, type Cluster } from '../../infra/cluster.js';
 import { freePort } from '../../infra/ports.js';
 import { HttpClient, PASSWORD, uniqueName } from '../helpers/http-client.js';
@@ -29,6 +30,18 @@ after(async () => {
   rmSync(logDir, { recursive: true, force: true });
 });
 
+/**
+ * The replica's "request completed" lines, once `ready` holds for them or after 2 s. A line is written when the
+ * response has finished on the replica, which can be just after the client has received all of it.
+ */
+async function completedLines(ready: (lines: Record<string, any>[]) => boolean): Promise<Record<string, any>[]> {
+  for (let i = 0; ; i++) {
+    const lines = logLines(cluster.replicas()[0]!.logFile).filter((l) => l.msg === 'request completed');
+    if (ready(lines) || i === 40) return lines;
+    await sleep(50);
+  }
+}
+
 /** The session id inside a signed cookie value (s:<id>.<signature>). */
 const sessionId = (cookie: string) => decodeURIComponent(cookie).slice(2).split('.')[0]!;
 
@@ -53,8 +66,8 @@ describe('Logs', () => {
     assert.equal((await client.post('/api/cart', { item: 'x' }, { 'x-csrf-token': 'wrong' })).status, 403);
     assert.equal((await client.post('/api/logout')).status, 204);
 
+    assert.ok((await completedLines((all) => all.length >= 8)).length >= 8, 'requests were logged');
     const text = readFileSync(cluster.replicas()[0]!.logFile, 'utf8');
-    assert.ok(logLines(cluster.replicas()[0]!.logFile).filter((l) => l.msg === 'request completed').length >= 8, 'requests were logged');
     for (const secret of secrets) assert.ok(!text.includes(secret), `the log holds ${secret.slice(0, 12)}…`);
   });
 
@@ -66,7 +79,7 @@ describe('Logs', () => {
     assert.match(nginxId ?? '', /^[0-9a-f]{32}$/, 'nginx made one up');
     assert.equal(sent.headers.get('x-request-id'), 'trace-from-client-42');
 
-    const lines = logLines(cluster.replicas()[0]!.logFile).filter((l) => l.msg === 'request completed');
+    const lines = await completedLines((all) => all.some((l) => l.req?.id === nginxId));
     const byId = (id: string) => lines.find((l) => l.req?.id === id);
     assert.equal(byId('trace-from-client-42')?.req.url, '/api/me');
     assert.equal(byId(nginxId!)?.req.url, '/api/cart');

@@ -1,7 +1,7 @@
 /**
  * Malformed and oversized cookies, headers, bodies, methods and paths, sent byte for byte to a real replica process
  * AND through real nginx in front of it: never a 5xx, never a stack trace, never a file outside app/public, and under
- * /api always a JSON body (a reply with no body at all, such as Node's own 431, has nothing to be JSON).
+ * /api always a JSON body, including the requests Node's HTTP parser refuses before the app sees them (431, 400).
  */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -29,13 +29,14 @@ interface Case {
   expect?: number | Partial<Record<Target, number>>;
 }
 
+const INSTANCE = 'bad-input-replica';
 let replica: ReplicaProcess;
 let nginx: NginxHandle;
 let user: { cookie: string; csrfToken: string; username: string };
 
 before(async () => {
   // Many failed logins come from one address here: the throttle has its own tests.
-  const env = replicaEnv(await migratedDatabase(), { LOGIN_MAX_FAILURES_PER_IP: '100000', LOGIN_MAX_FAILURES_PER_USER: '100000', PASSWORD_SCRYPT_COST: '1024' });
+  const env = replicaEnv(await migratedDatabase(), { INSTANCE_ID: INSTANCE, LOGIN_MAX_FAILURES_PER_IP: '100000', LOGIN_MAX_FAILURES_PER_USER: '100000', PASSWORD_SCRYPT_COST: '1024' });
   replica = startReplica({ port: await freePort(), env });
   await waitForReady(replica);
   nginx = await startNginx({ port: await freePort(), upstreams: [{ address: `127.0.0.1:${replica.port}` }] });
@@ -127,7 +128,7 @@ const methodCases: Case[] = [
   { name: 'OPTIONS /api/login', method: 'OPTIONS', path: '/api/login' },
   { name: 'unknown method token', path: '/api/me', raw: (host) => `FROB /api/me HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`, expect: 400 },
   { name: 'lower-case method', path: '/api/me', raw: (host) => `get /api/me HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`, expect: 400 },
-  // nginx forwards an empty Host, which Node refuses (with an empty 400).
+  // nginx forwards it as HTTP/1.1 without Host, which the app refuses (400).
   { name: 'HTTP/1.0 without Host', path: '/api/me', raw: () => 'GET /api/me HTTP/1.0\r\n\r\n', expect: { replica: 401, nginx: 400 } },
 ];
 
@@ -159,7 +160,11 @@ function assertSafe(res: RawReply, c: Case, target: Target) {
   assert.ok(res.status >= 200 && res.status < 500, label);
   const expected = typeof c.expect === 'object' ? c.expect[target] : c.expect;
   if (expected !== undefined) assert.equal(res.status, expected, label);
-  if (c.path.startsWith('/api') && res.body.length > 0) assert.match(res.headers['content-type'] ?? '', /^application\/json/, label);
+  if (c.path.startsWith('/api')) {
+    assert.match(res.headers['content-type'] ?? '', /^application\/json/, label);
+    const body = JSON.parse(res.body);
+    if (res.status >= 400) assert.equal(typeof body.error, 'string', label);
+  }
   assert.doesNotMatch(res.body, /at .*\.(ts|js):\d+|node_modules/, `${label}: no stack trace`);
   // Nothing from outside app/public: source files, /etc/passwd, package.json.
   assert.doesNotMatch(res.body, /loadConfig|root:x:0:0|"dependencies"/, `${label}: no file outside app/public`);
@@ -191,6 +196,30 @@ for (const target of ['replica', 'nginx'] as const) {
         for (const c of cases) assertSafe(await send(base, c), c, target);
       });
     }
+
+    it('When Node would refuse a request by itself (parse errors, 431, HTTP/1.1 without Host), then the answer is still JSON {error} with X-Instance', async () => {
+      const base = target === 'replica' ? replica.url : nginx.url;
+      const byName = (name: string) => [...cookieCases, ...headerCases, ...methodCases].find((c) => c.name === name)!;
+      const refusedByNode: Array<[string, number, string]> = [
+        ['4 headers of 6 KB (under nginx, over Node)', 431, 'request header fields too large'],
+        ...(target === 'replica'
+          ? ([
+              ['20 KB cookie header', 431, 'request header fields too large'],
+              ['unknown method token', 400, 'bad request'],
+              ['bad chunk size', 400, 'bad request'],
+              ['Transfer-Encoding nobody speaks', 400, 'bad request'],
+            ] as Array<[string, number, string]>)
+          : // nginx answers the others itself; this one it forwards as HTTP/1.1 without Host, a 400 Node would send empty
+            [['HTTP/1.0 without Host', 400, 'bad request'] as [string, number, string]]),
+      ];
+      for (const [name, status, error] of refusedByNode) {
+        const res = await send(base, byName(name));
+        assert.equal(res.status, status, name);
+        assert.deepEqual(JSON.parse(res.body), { error }, name);
+        assert.match(res.headers['content-type'] ?? '', /^application\/json/, name);
+        assert.equal(res.headers['x-instance'], INSTANCE, `${name}: answered by the replica`);
+      }
+    });
 
     it('When all that is over, then the user is still logged in and the replica still serves', async () => {
       const base = target === 'replica' ? replica.url : nginx.url;

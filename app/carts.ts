@@ -1,0 +1,43 @@
+/** Carts, one row per item (cart_items), per user: they follow the user across sessions and replicas. */
+import type pg from 'pg';
+
+export class CartFull extends Error {
+  constructor(readonly limit: number) {
+    super(`cart is full (at most ${limit} items)`);
+  }
+}
+
+export function createCarts(pool: pg.Pool, maxItems: number) {
+  const list = async (db: pg.Pool | pg.PoolClient, userId: string): Promise<string[]> =>
+    (await db.query<{ item: string }>('SELECT item FROM cart_items WHERE user_id = $1 ORDER BY id', [userId])).rows.map((r) => r.item);
+
+  return {
+    /** The user's items in the order they were added. */
+    list: (userId: string) => list(pool, userId),
+
+    /** Adds an item and returns the whole cart; CartFull when it already holds `maxItems`. */
+    async add(userId: string, item: string): Promise<string[]> {
+      const client = await pool.connect();
+      try {
+        await client.query('BEGIN');
+        // Parallel adds for one user take turns here, so the count below includes every add committed before ours:
+        // the limit holds on every replica at once. (A count in the same statement as the lock would not see them.)
+        // NO KEY: foreign-key checks on the user (its other rows) need not wait.
+        await client.query('SELECT 1 FROM users WHERE id = $1 FOR NO KEY UPDATE', [userId]);
+        const { rows } = await client.query<{ n: number }>('SELECT count(*)::int AS n FROM cart_items WHERE user_id = $1', [userId]);
+        if (rows[0]!.n >= maxItems) throw new CartFull(maxItems);
+        await client.query('INSERT INTO cart_items (user_id, item) VALUES ($1, $2)', [userId, item]);
+        const cart = await list(client, userId);
+        await client.query('COMMIT');
+        return cart;
+      } catch (err) {
+        await client.query('ROLLBACK').catch(() => {});
+        throw err;
+      } finally {
+        client.release();
+      }
+    },
+  };
+}
+
+export type Carts = ReturnType<typeof createCarts>;
