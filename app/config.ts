@@ -13,8 +13,15 @@ export class ConfigError extends Error {
 const DAY_SECONDS = 24 * 60 * 60;
 const DEV_SECRET = 'dev-only-insecure-session-secret-change-me!';
 
-const int = (min: number, max: number, fallback: number) =>
-  z.coerce.number({ error: 'must be a whole number' }).int('must be a whole number').min(min).max(max).default(fallback);
+const optionalInt = (min: number, max: number) =>
+  z.coerce.number({ error: 'must be a whole number' }).int('must be a whole number').min(min).max(max).optional();
+const int = (min: number, max: number, fallback: number) => optionalInt(min, max).default(fallback);
+
+/**
+ * A touch moves the stored expiry by at least this much, by default: late by at most 1 % of the session's life (and
+ * at most an hour), an active session costs one row write per hour instead of one per request.
+ */
+export const defaultTouchAfterSeconds = (maxAgeSeconds: number) => Math.min(3600, Math.floor(maxAgeSeconds / 100));
 
 const sslModes = ['disable', 'require', 'verify-full'] as const;
 
@@ -50,7 +57,7 @@ const schema = z
       .string()
       .regex(/^[A-Za-z0-9_.-]+$/, 'must be a plain cookie name')
       .default('sid'),
-    SESSION_TOUCH_AFTER_SECONDS: int(0, DAY_SECONDS, 60),
+    SESSION_TOUCH_AFTER_SECONDS: optionalInt(0, DAY_SECONDS),
     SESSION_PRUNE_INTERVAL_SECONDS: int(1, 7 * DAY_SECONDS, 15 * 60),
     SESSION_PRUNE_BATCH_SIZE: int(1, 100_000, 1_000),
     // This app's own sessions take about 300 bytes, 500 with a sign-in pending.
@@ -90,7 +97,7 @@ const schema = z
         message: 'memory is not allowed in production: sessions would be lost on restart and not shared',
       });
     }
-    if (env.SESSION_TOUCH_AFTER_SECONDS >= env.SESSION_MAX_AGE_SECONDS) {
+    if (env.SESSION_TOUCH_AFTER_SECONDS !== undefined && env.SESSION_TOUCH_AFTER_SECONDS >= env.SESSION_MAX_AGE_SECONDS) {
       // A session used only within that window would never be extended and would expire while in use.
       ctx.addIssue({ code: 'custom', path: ['SESSION_TOUCH_AFTER_SECONDS'], message: 'must be less than SESSION_MAX_AGE_SECONDS' });
     }
@@ -271,7 +278,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       secrets,
       maxAgeMs: env.SESSION_MAX_AGE_SECONDS * 1000,
       cookieName: env.SESSION_COOKIE_NAME,
-      touchAfterMs: env.SESSION_TOUCH_AFTER_SECONDS * 1000,
+      touchAfterMs: (env.SESSION_TOUCH_AFTER_SECONDS ?? defaultTouchAfterSeconds(env.SESSION_MAX_AGE_SECONDS)) * 1000,
       prune: { intervalMs: env.SESSION_PRUNE_INTERVAL_SECONDS * 1000, batchSize: env.SESSION_PRUNE_BATCH_SIZE },
       maxBytes: env.SESSION_MAX_BYTES,
     },

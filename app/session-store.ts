@@ -132,13 +132,13 @@ export class ThrottledPgStore extends connectPgSimple(session) {
 
   async #load(sid: string): Promise<SessionData | null> {
     // `expire` is a timestamp without time zone holding UTC: its epoch is the instant (whatever Node's TZ).
-    // Named: each connection parses and plans it once, not on every request (the one query every request makes).
-    const { rows } = await this.#pool.query<{ sess: SessionData; expire_ms: number }>({
-      name: 'session-get',
-      text: `SELECT sess, extract(epoch FROM expire)::float8 * 1000 AS expire_ms FROM "${SESSION_TABLE}"
+    // Unnamed, like every query here: a named prepared statement would break PgBouncer before 1.21 in transaction
+    // mode, for about 2 % of the CPU of a request (docs/capacity.md).
+    const { rows } = await this.#pool.query<{ sess: SessionData; expire_ms: number }>(
+      `SELECT sess, extract(epoch FROM expire)::float8 * 1000 AS expire_ms FROM "${SESSION_TABLE}"
        WHERE sid = $1 AND expire >= to_timestamp($2)`,
-      values: [sid, Math.ceil(Date.now() / 1000)],
-    });
+      [sid, Math.ceil(Date.now() / 1000)],
+    );
     const row = rows[0];
     const maxAge = row?.sess.cookie?.originalMaxAge;
     // No session, or a cookie without max age: nothing to throttle against.

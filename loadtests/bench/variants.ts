@@ -28,7 +28,7 @@ export const VARIANTS: Variant[] = [
   {
     id: 'project',
     label: 'this project',
-    detail: 'app/server.ts as shipped: touch written at most once per 60 s per session, one prune per interval for the fleet; 3 replicas',
+    detail: 'app/server.ts as shipped: touch written at most once an hour per session (the default for 30-day sessions), one prune per interval for the fleet; 3 replicas',
     replicas: 3,
     database: 'bench_project',
   },

@@ -143,11 +143,12 @@ describe('Throttled touch', () => {
     assert.ok(!lines.some((l) => l.msg === 'unhandled error'), 'not reported as a failed request');
   });
 
-  it('When SESSION_TOUCH_AFTER_SECONDS is not below the session max age, then the configuration is refused', () => {
+  it('When SESSION_TOUCH_AFTER_SECONDS is not below the session max age, then the configuration is refused; unset, it is 1 % of the max age, at most an hour', () => {
     assert.throws(
       () => loadConfig({ SESSION_MAX_AGE_SECONDS: '120', SESSION_TOUCH_AFTER_SECONDS: '120' }),
       /^ConfigError: Invalid configuration: SESSION_TOUCH_AFTER_SECONDS: must be less than SESSION_MAX_AGE_SECONDS$/,
     );
-    assert.equal(loadConfig({}).session.touchAfterMs, 60_000, 'default 60 s');
+    assert.equal(loadConfig({}).session.touchAfterMs, 3_600_000, 'default for 30-day sessions: one hour');
+    assert.equal(loadConfig({ SESSION_MAX_AGE_SECONDS: '1800' }).session.touchAfterMs, 18_000, 'default: 1 % of a short max age');
   });
 });
