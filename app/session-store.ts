@@ -132,8 +132,8 @@ export class ThrottledPgStore extends connectPgSimple(session) {
 
   async #load(sid: string): Promise<SessionData | null> {
     // `expire` is a timestamp without time zone holding UTC: its epoch is the instant (whatever Node's TZ).
-    // Unnamed, like every query here: a named prepared statement would break PgBouncer before 1.21 in transaction
-    // mode, for about 2 % of the CPU of a request (docs/capacity.md).
+    // Unnamed, like every query here: a named prepared statement would break PgBouncer before 1.21 (and other
+    // transaction poolers) for a gain of a few per cent (docs/capacity.md).
     const { rows } = await this.#pool.query<{ sess: SessionData; expire_ms: number }>(
       `SELECT sess, extract(epoch FROM expire)::float8 * 1000 AS expire_ms FROM "${SESSION_TABLE}"
        WHERE sid = $1 AND expire >= to_timestamp($2)`,
