@@ -1,5 +1,6 @@
 /** Carts, one row per item (cart_items), per user: they follow the user across sessions and replicas. */
 import type pg from 'pg';
+import { inTransaction } from './db.js';
 
 export class CartFull extends Error {
   constructor(readonly limit: number) {
@@ -16,10 +17,8 @@ export function createCarts(pool: pg.Pool, maxItems: number) {
     list: (userId: string) => list(pool, userId),
 
     /** Adds an item and returns the whole cart; CartFull when it already holds `maxItems`. */
-    async add(userId: string, item: string): Promise<string[]> {
-      const client = await pool.connect();
-      try {
-        await client.query('BEGIN');
+    add: (userId: string, item: string): Promise<string[]> =>
+      inTransaction(pool, async (client) => {
         // Parallel adds for one user take turns here, so the count below includes every add committed before ours:
         // the limit holds on every replica at once. (A count in the same statement as the lock would not see them.)
         // NO KEY: foreign-key checks on the user (its other rows) need not wait.
@@ -27,16 +26,8 @@ export function createCarts(pool: pg.Pool, maxItems: number) {
         const { rows } = await client.query<{ n: number }>('SELECT count(*)::int AS n FROM cart_items WHERE user_id = $1', [userId]);
         if (rows[0]!.n >= maxItems) throw new CartFull(maxItems);
         await client.query('INSERT INTO cart_items (user_id, item) VALUES ($1, $2)', [userId, item]);
-        const cart = await list(client, userId);
-        await client.query('COMMIT');
-        return cart;
-      } catch (err) {
-        await client.query('ROLLBACK').catch(() => {});
-        throw err;
-      } finally {
-        client.release();
-      }
-    },
+        return list(client, userId);
+      }),
   };
 }
 

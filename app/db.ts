@@ -36,3 +36,19 @@ export function createPool(db: DatabaseConfig, onIdleError: (err: Error) => void
   pool.on('error', onIdleError);
   return pool;
 }
+
+/** Runs `work` on one client inside one transaction: COMMIT when it returns, ROLLBACK when it throws. */
+export async function inTransaction<T>(pool: pg.Pool, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    const result = await work(client);
+    await client.query('COMMIT');
+    return result;
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => {});
+    throw err;
+  } finally {
+    client.release();
+  }
+}

@@ -1,10 +1,14 @@
 /** Accounts at OpenID Connect providers (user_identities), each linked to a users row made on first sign-in. */
 import { randomBytes } from 'node:crypto';
 import type pg from 'pg';
+import { inTransaction } from './db.js';
 import { hashPassword } from './passwords.js';
 import type { SessionUser } from './session-data.js';
 
 const NAME_ATTEMPTS = 5;
+
+/** The same identity's first sign-in finished in parallel (two tabs): undo ours and use that account. */
+class LinkedMeanwhile extends Error {}
 
 /** A valid username (3-64 of A-Za-z0-9_.-) from what the provider suggests, e.g. "Jane.Doe" from jane.doe@example.com. */
 function baseName(hint: string | undefined): string {
@@ -31,34 +35,27 @@ export function createIdentities(pool: pg.Pool, scryptCost: number) {
       // password login for that name takes as long as any other and tells nothing.
       const passwordHash = await hashPassword(randomBytes(32).toString('base64url'), scryptCost);
       const base = baseName(nameHint);
-      const client = await pool.connect();
       try {
-        await client.query('BEGIN');
-        let user: SessionUser | undefined;
-        for (let i = 0; !user && i < NAME_ATTEMPTS; i++) {
-          const name = i === 0 ? base : `${base}-${randomBytes(3).toString('hex')}`;
-          ({ rows: [user] } = await client.query<SessionUser>(
-            'INSERT INTO users (username, password_hash) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING id::text, username',
-            [name, passwordHash],
-          ));
-        }
-        if (!user) throw new Error(`no free username like ${base} after ${NAME_ATTEMPTS} attempts`);
-        const link = await client.query(
-          'INSERT INTO user_identities (issuer, subject, user_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING',
-          [issuer, subject, user.id],
-        );
-        if (link.rowCount === 0) {
-          // The same identity's first sign-in finished in parallel (two tabs): use that account, drop ours.
-          await client.query('ROLLBACK');
-          return (await linked(pool, issuer, subject))!;
-        }
-        await client.query('COMMIT');
-        return user;
+        return await inTransaction(pool, async (client) => {
+          let user: SessionUser | undefined;
+          for (let i = 0; !user && i < NAME_ATTEMPTS; i++) {
+            const name = i === 0 ? base : `${base}-${randomBytes(3).toString('hex')}`;
+            ({ rows: [user] } = await client.query<SessionUser>(
+              'INSERT INTO users (username, password_hash) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING id::text, username',
+              [name, passwordHash],
+            ));
+          }
+          if (!user) throw new Error(`no free username like ${base} after ${NAME_ATTEMPTS} attempts`);
+          const link = await client.query(
+            'INSERT INTO user_identities (issuer, subject, user_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING',
+            [issuer, subject, user.id],
+          );
+          if (link.rowCount === 0) throw new LinkedMeanwhile();
+          return user;
+        });
       } catch (err) {
-        await client.query('ROLLBACK').catch(() => {});
+        if (err instanceof LinkedMeanwhile) return (await linked(pool, issuer, subject))!;
         throw err;
-      } finally {
-        client.release();
       }
     },
   };
