@@ -16,7 +16,7 @@ import { jsonOnly } from './http/json-only.js';
 import { requireHost } from './http/client-errors.js';
 import { authRoutes } from './routes/auth.js';
 import { meRoutes } from './routes/me.js';
-import { cartRoutes, MAX_CART_ITEMS } from './routes/cart.js';
+import { cartRoutes } from './routes/cart.js';
 import { createCarts } from './carts.js';
 import { oidcRoutes } from './routes/oidc.js';
 import { createIdentities } from './identities.js';
@@ -72,7 +72,7 @@ export function createApp({ config, pool, store, logger, lifecycle = { draining:
   app.use(authRoutes(createUsers(pool), createLoginThrottle(pool, config.loginThrottle), config.session.cookieName, config.passwordScryptCost));
   app.use(meRoutes(config.instanceId));
   app.use(oidcRoutes(config.oidc, createIdentities(pool, config.passwordScryptCost), logger));
-  app.use(cartRoutes(createCarts(pool, MAX_CART_ITEMS)));
+  app.use(cartRoutes(createCarts(pool)));
 
   // After the API: otherwise every API request would first cost a failed file lookup (a stat under app/public).
   app.use(express.static(publicDir, { index: 'index.html', maxAge: '1h' }));

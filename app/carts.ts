@@ -8,7 +8,10 @@ export class CartFull extends Error {
   }
 }
 
-export function createCarts(pool: pg.Pool, maxItems: number) {
+/** Items one cart may hold. */
+export const MAX_CART_ITEMS = 50;
+
+export function createCarts(pool: pg.Pool, maxItems = MAX_CART_ITEMS) {
   const list = async (db: pg.Pool | pg.PoolClient, userId: string): Promise<string[]> =>
     (await db.query<{ item: string }>('SELECT item FROM cart_items WHERE user_id = $1 ORDER BY id', [userId])).rows.map((r) => r.item);
 

@@ -3,9 +3,11 @@ import client from 'prom-client';
 import type { RequestHandler } from 'express';
 import type pg from 'pg';
 
-export type StoreOperation = 'get' | 'set' | 'touch' | 'destroy' | 'prune';
+const STORE_OPERATIONS = ['get', 'set', 'touch', 'destroy', 'prune'] as const;
 /** pruned: this replica won the fleet-wide claim and pruned; not_due: another replica pruned within the interval. */
-export type PruneOutcome = 'pruned' | 'not_due' | 'failed';
+const PRUNE_OUTCOMES = ['pruned', 'not_due', 'failed'] as const;
+export type StoreOperation = (typeof STORE_OPERATIONS)[number];
+export type PruneOutcome = (typeof PRUNE_OUTCOMES)[number];
 
 /** What the session store (app/session-store.ts) and the pruner (app/session-pruner.ts) report. */
 export interface SessionStoreMetrics {
@@ -80,8 +82,8 @@ function sessionStoreMetrics(registry: client.Registry): SessionStoreMetrics {
     registers: [registry],
   });
   // Every series exists from the start, so dashboards and rate() see zeros rather than gaps.
-  for (const operation of ['get', 'set', 'touch', 'destroy', 'prune'] as const) errors.inc({ operation }, 0);
-  for (const outcome of ['pruned', 'not_due', 'failed'] as const) pruneRuns.inc({ outcome }, 0);
+  for (const operation of STORE_OPERATIONS) errors.inc({ operation }, 0);
+  for (const outcome of PRUNE_OUTCOMES) pruneRuns.inc({ outcome }, 0);
 
   return {
     startOperation(operation) {

@@ -124,10 +124,17 @@ export class ThrottledPgStore extends connectPgSimple(session) {
    * row will hold once this request is done, so routes (GET /api/me) report when the session really ends.
    */
   override get(sid: string, callback: Callback<SessionData | null>): void {
-    const done = this.#metrics.startOperation('get');
-    const loading = this.#load(sid);
-    loading.then(() => done(), done);
-    settle(loading, callback);
+    this.#timed('get', this.#load(sid), callback);
+  }
+
+  /** Times one operation and answers express-session's callback; a refused save is not counted as a store error. */
+  #timed<T>(operation: 'get' | 'set', work: Promise<T>, callback: Callback<T> | undefined): void {
+    const done = this.#metrics.startOperation(operation);
+    work.then(
+      () => done(),
+      (err: unknown) => done(refused(err) ? undefined : err),
+    );
+    settle(work, callback);
   }
 
   async #load(sid: string): Promise<SessionData | null> {
@@ -169,13 +176,7 @@ export class ThrottledPgStore extends connectPgSimple(session) {
   }
 
   override set(sid: string, sess: SessionData, callback?: (err?: unknown) => void): void {
-    const done = this.#metrics.startOperation('set');
-    const saving = this.#save(sid, sess);
-    saving.then(
-      () => done(),
-      (err: unknown) => done(refused(err) ? undefined : err),
-    );
-    settle(saving, callback);
+    this.#timed('set', this.#save(sid, sess), callback);
   }
 
   /** The same columns and values as connect-pg-simple's upsert; the JSON is what pg would send for the object. */

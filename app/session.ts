@@ -4,7 +4,7 @@
  */
 import session, { type Store } from 'express-session';
 import type pg from 'pg';
-import type { RequestHandler } from 'express';
+import type { Request, RequestHandler } from 'express';
 import type { Config } from './config.js';
 import { noStoreMetrics, type SessionStoreMetrics } from './metrics.js';
 import { ThrottledPgStore } from './session-store.js';
@@ -43,4 +43,9 @@ export function sessionMiddleware(config: Config, store: Store): RequestHandler 
 export function closeSessionStore(store: Store): Promise<void> {
   const closable = store as Store & { close?: () => Promise<void> | void };
   return Promise.resolve(closable.close?.());
+}
+
+/** express-session's callback methods on the request's session, as a promise. */
+export function sessionCall(req: Request, method: 'regenerate' | 'save' | 'destroy'): Promise<void> {
+  return new Promise((resolve, reject) => req.session[method]((err: unknown) => (err ? reject(err) : resolve())));
 }

@@ -5,10 +5,11 @@
  */
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { MAX_CART_ITEMS } from '../app/carts.js';
 
 export const PASSWORD = 'load-test-password';
-/** The app caps a cart at 50 items; a user whose cart is full signs up again as a new account (new session, empty cart). */
-export const CART_LIMIT = 50;
+/** The app's cap on a cart; a user whose cart is full signs up again as a new account (new session, empty cart). */
+export const CART_LIMIT = MAX_CART_ITEMS;
 
 /** A sign-up under a new name that has had no clear answer yet: register it, or log in if it turns out to exist. */
 export interface PendingSignUp {

@@ -8,6 +8,7 @@ import { decoyHash, hashPassword, verifyPassword } from '../passwords.js';
 import { UsernameTaken, type Users } from '../users.js';
 import type { LoginThrottle } from '../login-throttle.js';
 import type { SessionUser } from '../session-data.js';
+import { sessionCall } from '../session.js';
 
 const newAccount = z.object({
   username: z.string().regex(/^[A-Za-z0-9_.-]{3,64}$/, 'username: 3 to 64 letters, digits, _ . or -'),
@@ -27,10 +28,10 @@ function parse<T>(schema: z.ZodType<T>, body: unknown): T {
 
 /** Replaces the session (new id, old one destroyed) and stores the user in it. */
 export async function startSession(req: Request, user: SessionUser): Promise<string> {
-  await new Promise<void>((resolve, reject) => req.session.regenerate((err) => (err ? reject(err) : resolve())));
+  await sessionCall(req, 'regenerate');
   const csrfToken = randomBytes(32).toString('base64url');
   Object.assign(req.session, { user, csrfToken, createdAt: new Date().toISOString() });
-  await new Promise<void>((resolve, reject) => req.session.save((err) => (err ? reject(err) : resolve())));
+  await sessionCall(req, 'save');
   return csrfToken;
 }
 
@@ -66,7 +67,7 @@ export function authRoutes(users: Users, throttle: LoginThrottle, cookieName: st
   });
 
   router.post('/api/logout', requireUser, requireCsrf, async (req, res) => {
-    await new Promise<void>((resolve, reject) => req.session.destroy((err) => (err ? reject(err) : resolve())));
+    await sessionCall(req, 'destroy');
     res.clearCookie(cookieName, { path: '/' });
     res.status(204).end();
   });

@@ -5,7 +5,6 @@ import { HttpError } from '../http/errors.js';
 import { requireCsrf, requireUser } from '../http/guards.js';
 import { CartFull, type Carts } from '../carts.js';
 
-export const MAX_CART_ITEMS = 50;
 const addItem = z.object({ item: z.string().trim().min(1).max(100) });
 
 export function cartRoutes(carts: Carts): Router {

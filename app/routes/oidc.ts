@@ -3,13 +3,14 @@
  * (https://github.com/panva/openid-client): authorization code flow with PKCE, state and nonce.
  * The state, nonce and code verifier wait in the session, i.e. in PostgreSQL: the callback may land on any replica.
  */
-import { Router, type Request } from 'express';
+import { Router } from 'express';
 import type { Logger } from 'pino';
 import * as oidc from 'openid-client';
 import type { OidcConfig } from '../config.js';
 import { HttpError } from '../http/errors.js';
 import type { Identities } from '../identities.js';
 import { startSession } from './auth.js';
+import { sessionCall } from '../session.js';
 
 declare module 'express-session' {
   interface SessionData {
@@ -20,14 +21,13 @@ declare module 'express-session' {
 
 const SCOPE = 'openid email profile';
 const PROVIDER_TIMEOUT_SECONDS = 5;
-const LOOPBACK = /^(127(\.\d+){3}|localhost|\[::1\])$/;
 
 /** Discovery once per process, on first use: a provider that is down must not stop the replica from starting. */
 function provider(settings: OidcConfig, logger: Logger): () => Promise<oidc.Configuration> {
   let discovered: Promise<oidc.Configuration> | undefined;
   const issuer = new URL(settings.issuerUrl);
-  // Plain HTTP is refused by openid-client; config.ts allows it only for a provider on this machine.
-  const insecure = issuer.protocol === 'http:' && LOOPBACK.test(issuer.hostname);
+  // Plain HTTP is refused by openid-client; config.ts accepts it only for a provider on this machine.
+  const insecure = issuer.protocol === 'http:';
   return () =>
     (discovered ??= oidc
       .discovery(issuer, settings.clientId, settings.clientSecret, undefined, {
@@ -57,10 +57,6 @@ function signInError(err: unknown, logger: Logger): HttpError {
   return providerUnavailable();
 }
 
-function save(req: Request): Promise<void> {
-  return new Promise((resolve, reject) => req.session.save((err) => (err ? reject(err) : resolve())));
-}
-
 /** GET /api/auth-options always; the sign-in routes only when OIDC_* is configured. */
 export function oidcRoutes(settings: OidcConfig | undefined, identities: Identities, logger: Logger): Router {
   const router = Router();
@@ -74,7 +70,7 @@ export function oidcRoutes(settings: OidcConfig | undefined, identities: Identit
     const config = await configuration();
     const pending = { state: oidc.randomState(), nonce: oidc.randomNonce(), codeVerifier: oidc.randomPKCECodeVerifier() };
     req.session.oidc = pending;
-    await save(req); // stored before the browser leaves: its return may reach another replica first
+    await sessionCall(req, 'save'); // stored before the browser leaves: its return may reach another replica first
     const url = oidc.buildAuthorizationUrl(config, {
       redirect_uri: settings.redirectUrl,
       scope: SCOPE,
@@ -92,7 +88,7 @@ export function oidcRoutes(settings: OidcConfig | undefined, identities: Identit
     // One use only, whatever the outcome: saved now, so a replayed callback on another replica finds nothing, and a
     // save that fails (the session ended meanwhile) is a JSON error rather than a response cut short.
     delete req.session.oidc;
-    await save(req);
+    await sessionCall(req, 'save');
     const config = await configuration();
     // The URL the provider redirected to, rebuilt from the configured one: behind nginx the request's own host
     // and scheme are not what the provider saw, and redirect_uri must match exactly.

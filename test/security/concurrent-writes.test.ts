@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import pg from 'pg';
 import { freePort } from '../../infra/ports.js';
 import { startReplica, waitForReady, type ReplicaProcess } from '../../infra/replica.js';
-import { MAX_CART_ITEMS } from '../../app/routes/cart.js';
+import { MAX_CART_ITEMS } from '../../app/carts.js';
 import { HttpClient, PASSWORD, uniqueName } from '../helpers/http-client.js';
 import { migratedDatabase } from '../helpers/database.js';
 import { replicaEnv } from '../helpers/replicas.js';
