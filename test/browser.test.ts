@@ -90,6 +90,7 @@ test('When a browser uses the site through nginx, then it stays signed in across
   const oidcName = uniqueName('sso');
   oidc.signInAs({ sub: uniqueName('sub'), preferred_username: oidcName });
   const sso = await (await browser.newContext()).newPage();
+  sso.on('pageerror', (err) => errors.push(err.message));
   await sso.goto(cluster.url);
   await sso.locator('#oidc').waitFor({ state: 'visible' });
   await sso.screenshot({ path: screenshot.replace('.png', '-sign-in.png') });

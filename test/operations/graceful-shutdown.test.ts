@@ -54,7 +54,8 @@ async function holdLoginLock(t: { after(fn: () => Promise<void>): void }) {
     async waiter() {
       for (let i = 0; i < 100; i++) {
         const { rowCount } = await admin.query(
-          `SELECT 1 FROM pg_stat_activity WHERE application_name = 'express-pg-sessions' AND wait_event_type = 'Lock'`,
+          // Only this file's database: other test files hold app queries on locks of their own at the same time.
+          `SELECT 1 FROM pg_stat_activity WHERE application_name = 'express-pg-sessions' AND wait_event_type = 'Lock' AND datname = current_database()`,
         );
         if (rowCount) return;
         await sleep(50);
@@ -141,6 +142,7 @@ describe('Replicas stopped under load behind nginx', () => {
     const pidsBefore = cluster.replicas().map((r) => r.pid);
 
     const load = runLoad(cluster.url, users, { withPosts: true });
+    t.after(() => load.stop()); // also when a restart below throws
     await sleep(500);
     await cluster.restartReplica(0);
     await cluster.restartReplica(1);
@@ -162,6 +164,7 @@ describe('Replicas stopped under load behind nginx', () => {
     const cluster = await clusterFor(t);
     const users = await Promise.all(Array.from({ length: 6 }, () => registered(cluster.url)));
     const load = runLoad(cluster.url, users, { withPosts: false });
+    t.after(() => load.stop()); // also when a stop below throws
     await sleep(500);
     for (const i of [0, 1]) {
       await cluster.killReplica(i, 'SIGTERM');

@@ -46,7 +46,7 @@ async function completedLines(ready: (lines: Record<string, any>[]) => boolean):
 const sessionId = (cookie: string) => decodeURIComponent(cookie).slice(2).split('.')[0]!;
 
 describe('Logs', () => {
-  it('When a user goes through every flow, then no log line holds a session id, cookie, CSRF token, password or secret', async () => {
+  it('When a user registers, logs in, fails a login, fills the cart and logs out, then no log line holds a session id, cookie, CSRF token, password or secret', async () => {
     const username = uniqueName();
     const client = new HttpClient(cluster.url);
     const secrets = [TEST_SECRET, PASSWORD];

@@ -5,15 +5,21 @@ import type { TestContext } from 'node:test';
 import { freePort } from '../../infra/ports.js';
 import { startReplica, waitForReady, type ReplicaProcess } from '../../infra/replica.js';
 
-/** Sum of the samples of `name` whose labels include `labels`; 0 when there is none. */
+/**
+ * Sum of the samples of `name` whose labels include `labels`; 0 when none has those labels. Throws when the metric is
+ * not exposed at all, so a renamed metric cannot pass for a zero.
+ */
 export function sample(metricsText: string, name: string, labels: Record<string, string> = {}): number {
   let sum = 0;
+  let exposed = false;
   for (const line of metricsText.split('\n')) {
     const match = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
     if (!match || match[1] !== name) continue;
+    exposed = true;
     const have = match[2] ?? '';
     if (Object.entries(labels).every(([k, v]) => have.includes(`${k}="${v}"`))) sum += Number(match[3]);
   }
+  if (!exposed) throw new Error(`metric ${name} is not exposed`);
   return sum;
 }
 
