@@ -5,16 +5,13 @@
  */
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Page } from 'playwright-core';
-import { startCluster } from '../infra/cluster.js';
 import { freePort } from '../infra/ports.js';
 import { startOidcMock } from '../infra/oidc-mock.js';
-import { migratedDatabase } from './helpers/database.js';
-import { TEST_SECRET } from './helpers/app-instance.js';
+import { startTestCluster } from './helpers/cluster.js';
 import { PASSWORD, uniqueName } from './helpers/http-client.js';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -38,14 +35,10 @@ test('When a browser uses the site through nginx, then it stays signed in across
   const oidc = await startOidcMock();
   t.after(() => oidc.stop());
   const port = await freePort();
-  const logDir = mkdtempSync(join(tmpdir(), 'browser-test-'));
-  t.after(() => rmSync(logDir, { recursive: true, force: true }));
-  const cluster = await startCluster({
-    databaseUrl: await migratedDatabase(),
+  const cluster = await startTestCluster({
     replicas: 3,
     port,
-    env: { SESSION_SECRET: TEST_SECRET, LOG_LEVEL: 'warn', PASSWORD_SCRYPT_COST: '1024', ...oidc.env(`http://127.0.0.1:${port}/api/oidc/callback`) },
-    logDir,
+    env: { LOG_LEVEL: 'warn', PASSWORD_SCRYPT_COST: '1024', ...oidc.env(`http://127.0.0.1:${port}/api/oidc/callback`) },
   });
   t.after(() => cluster.stop());
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS, timeout: 30_000 });

@@ -1,31 +1,17 @@
 /** The local cluster: 3 replicas behind real nginx, one session served by all of them, kept across restarts. */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { startCluster, type Cluster } from '../infra/cluster.js';
-import { freePort } from '../infra/ports.js';
 import { HttpClient, PASSWORD, uniqueName } from './helpers/http-client.js';
-import { migratedDatabase } from './helpers/database.js';
-import { TEST_SECRET } from './helpers/app-instance.js';
+import { startTestCluster } from './helpers/cluster.js';
 
-let cluster: Cluster;
-let logDir: string;
+let cluster: Awaited<ReturnType<typeof startTestCluster>>;
 before(async () => {
-  logDir = mkdtempSync(join(tmpdir(), 'cluster-test-'));
-  cluster = await startCluster({
-    databaseUrl: await migratedDatabase(),
-    replicas: 3,
-    port: await freePort(),
-    env: { SESSION_SECRET: TEST_SECRET, LOG_LEVEL: 'warn' },
-    logDir,
-    stateFile: join(logDir, 'state.json'),
-  });
+  cluster = await startTestCluster({ replicas: 3, env: { LOG_LEVEL: 'warn' }, stateFile: true });
 });
 after(async () => {
   await cluster?.stop();
-  rmSync(logDir, { recursive: true, force: true });
 });
 
 async function instancesSeen(client: HttpClient, requests = 12): Promise<Set<string>> {
@@ -66,7 +52,7 @@ describe('Local cluster behind nginx', () => {
   });
 
   it('When the cluster runs, then its state file names the URL, pids and ports', () => {
-    const state = JSON.parse(readFileSync(join(logDir, 'state.json'), 'utf8'));
+    const state = JSON.parse(readFileSync(join(cluster.logDir, 'state.json'), 'utf8'));
     assert.equal(state.url, cluster.url);
     assert.deepEqual(state.replicas.map((r: { pid: number }) => r.pid), cluster.replicas().map((r) => r.pid));
   });

@@ -4,40 +4,30 @@
  */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startPostgres, type PostgresHandle } from '../../infra/postgres.js';
 import { migrate } from '../../infra/migrate.js';
-import { startCluster, type Cluster } from '../../infra/cluster.js';
-import { freePort } from '../../infra/ports.js';
 import { HttpClient, PASSWORD, uniqueName, type Reply } from '../helpers/http-client.js';
-import { TEST_SECRET } from '../helpers/app-instance.js';
+import { startTestCluster } from '../helpers/cluster.js';
 import { replicaEnv, startReadyReplica } from '../helpers/replicas.js';
 import { sample, scrape, startFreezableProxy } from './support.js';
 
 const CONNECT_TIMEOUT_MS = 1_000;
 let postgres: PostgresHandle;
-let cluster: Cluster;
-let logDir: string;
+let cluster: Awaited<ReturnType<typeof startTestCluster>>;
 
 before(async () => {
   postgres = await startPostgres({ env: {}, useContainers: false });
   await migrate({ DATABASE_URL: postgres.url });
-  logDir = mkdtempSync(join(tmpdir(), 'outage-test-'));
-  cluster = await startCluster({
+  cluster = await startTestCluster({
     databaseUrl: postgres.url,
     replicas: 2,
-    port: await freePort(),
-    env: { SESSION_SECRET: TEST_SECRET, LOG_LEVEL: 'warn', PASSWORD_SCRYPT_COST: '1024', PG_CONNECT_TIMEOUT_MS: String(CONNECT_TIMEOUT_MS) },
-    logDir,
+    env: { LOG_LEVEL: 'warn', PASSWORD_SCRYPT_COST: '1024', PG_CONNECT_TIMEOUT_MS: String(CONNECT_TIMEOUT_MS) },
   });
 });
 after(async () => {
   await cluster?.stop();
   await postgres?.stop();
-  if (logDir) rmSync(logDir, { recursive: true, force: true });
 });
 
 async function timed(request: () => Promise<Reply>): Promise<Reply & { ms: number }> {

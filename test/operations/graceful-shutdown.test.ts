@@ -11,12 +11,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
-import { startCluster, type Cluster } from '../../infra/cluster.js';
-import { freePort } from '../../infra/ports.js';
+import type { Cluster } from '../../infra/cluster.js';
 import { HttpClient, PASSWORD, uniqueName } from '../helpers/http-client.js';
 import { migratedDatabase } from '../helpers/database.js';
 import { replicaEnv } from '../helpers/replicas.js';
-import { TEST_SECRET } from '../helpers/app-instance.js';
+import { startTestCluster } from '../helpers/cluster.js';
 import { logLines, startLoggedReplica } from './support.js';
 
 let databaseUrl: string;
@@ -179,13 +178,7 @@ describe('Replicas stopped under load behind nginx', () => {
 });
 
 async function clusterFor(t: { after(fn: () => Promise<void>): void }): Promise<Cluster> {
-  const cluster = await startCluster({
-    databaseUrl,
-    replicas: 3,
-    port: await freePort(),
-    env: { SESSION_SECRET: TEST_SECRET, LOG_LEVEL: 'warn', PASSWORD_SCRYPT_COST: '1024' },
-    logDir: mkdtempSync(join(logDir, 'cluster-')),
-  });
+  const cluster = await startTestCluster({ databaseUrl, replicas: 3, env: { LOG_LEVEL: 'warn', PASSWORD_SCRYPT_COST: '1024' } });
   t.after(() => cluster.stop());
   return cluster;
 }

@@ -1,33 +1,20 @@
 /** Logs: JSON lines that carry nginx's request id and the instance, and never a session id, cookie, token or secret. */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { startCluster, type Cluster } from '../../infra/cluster.js';
-import { freePort } from '../../infra/ports.js';
 import { HttpClient, PASSWORD, uniqueName } from '../helpers/http-client.js';
-import { migratedDatabase } from '../helpers/database.js';
 import { TEST_SECRET } from '../helpers/app-instance.js';
+import { startTestCluster } from '../helpers/cluster.js';
 import { logLines } from './support.js';
 
-let cluster: Cluster;
-let logDir: string;
+let cluster: Awaited<ReturnType<typeof startTestCluster>>;
 before(async () => {
-  logDir = mkdtempSync(join(tmpdir(), 'logs-test-'));
-  cluster = await startCluster({
-    databaseUrl: await migratedDatabase(),
-    replicas: 1,
-    port: await freePort(),
-    // The most verbose level: whatever any line could carry, this run writes it.
-    env: { SESSION_SECRET: TEST_SECRET, LOG_LEVEL: 'trace', PASSWORD_SCRYPT_COST: '1024' },
-    logDir,
-  });
+  // The most verbose level: whatever any line could carry, this run writes it.
+  cluster = await startTestCluster({ replicas: 1, env: { LOG_LEVEL: 'trace', PASSWORD_SCRYPT_COST: '1024' } });
 });
 after(async () => {
   await cluster?.stop();
-  rmSync(logDir, { recursive: true, force: true });
 });
 
 /**

@@ -4,49 +4,38 @@
  */
 import { describe, it, before, after, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import pg from 'pg';
-import { startCluster, type Cluster } from '../../infra/cluster.js';
-import { freePort } from '../../infra/ports.js';
 import { HttpClient, PASSWORD, uniqueName, type Reply } from '../helpers/http-client.js';
 import { migratedDatabase } from '../helpers/database.js';
-import { TEST_SECRET } from '../helpers/app-instance.js';
+import { startTestCluster } from '../helpers/cluster.js';
 
 const MAX_PER_USER = 3;
 const MAX_PER_IP = 8;
 const WINDOW_SECONDS = 900;
 
-let cluster: Cluster;
+let cluster: Awaited<ReturnType<typeof startTestCluster>>;
 let db: pg.Pool;
-let logDir: string;
 let username: string;
 
 before(async () => {
   const databaseUrl = await migratedDatabase();
   db = new pg.Pool({ connectionString: databaseUrl, max: 2 });
-  logDir = mkdtempSync(join(tmpdir(), 'throttle-test-'));
-  cluster = await startCluster({
+  cluster = await startTestCluster({
     databaseUrl,
     replicas: 3,
-    port: await freePort(),
     env: {
-      SESSION_SECRET: TEST_SECRET,
       LOG_LEVEL: 'warn',
       LOGIN_MAX_FAILURES_PER_USER: String(MAX_PER_USER),
       LOGIN_MAX_FAILURES_PER_IP: String(MAX_PER_IP),
       LOGIN_THROTTLE_WINDOW_SECONDS: String(WINDOW_SECONDS),
       PASSWORD_SCRYPT_COST: '1024',
     },
-    logDir,
   });
 });
 after(async () => {
   await cluster?.stop();
   await db?.end();
-  if (logDir) rmSync(logDir, { recursive: true, force: true });
 });
 beforeEach(async () => {
   await db.query('DELETE FROM login_failures');
