@@ -26,6 +26,7 @@ import { startOidcMock, type OidcMock } from '../../infra/oidc-mock.js';
 import { HttpClient, PASSWORD, uniqueName } from '../helpers/http-client.js';
 import { migratedDatabase } from '../helpers/database.js';
 import { replicaEnv } from '../helpers/replicas.js';
+import { sessionIdOf } from '../helpers/cookies.js';
 
 const REDIRECT_URL = 'https://app.example.test/api/oidc/callback';
 const GATE = 6_006; // advisory lock key; the database belongs to this file
@@ -120,7 +121,7 @@ async function assertLoggedOutEverywhere(client: HttpClient): Promise<void> {
     const res = await client.sharingSessionWith(replica.url).get('/api/me');
     assert.equal(res.status, 401, `the logged-out session is back on ${replica.url}: ${JSON.stringify(res.body)}`);
   }
-  const sid = decodeURIComponent(client.cookies.get('sid')!).replace(/^s:/, '').replace(/\.[^.]*$/, '');
+  const sid = sessionIdOf(client.cookies.get('sid')!);
   const { rows } = await admin.query('SELECT 1 FROM session WHERE sid = $1', [sid]);
   assert.equal(rows.length, 0, 'no session row');
 }

@@ -9,7 +9,7 @@ import { startReplica, waitForReady, type ReplicaProcess } from '../../infra/rep
 import { HttpClient, PASSWORD, uniqueName } from '../helpers/http-client.js';
 import { migratedDatabase } from '../helpers/database.js';
 import { replicaEnv } from '../helpers/replicas.js';
-import { signedSessionCookie } from '../helpers/cookies.js';
+import { sessionIdOf, signedSessionCookie } from '../helpers/cookies.js';
 
 const OLD = 'old-secret-old-secret-old-secret-0001';
 const NEW = 'new-secret-new-secret-new-secret-0002';
@@ -28,9 +28,6 @@ after(async () => {
   await Promise.all([oldOnly, rotating, newOnly].map((r) => r?.stop('SIGKILL')));
 });
 
-/** The session id inside a cookie value `s%3A<id>.<signature>`. */
-const sessionId = (cookieValue: string) => /^s:(.+)\.[^.]+$/.exec(decodeURIComponent(cookieValue))![1]!;
-
 async function registeredOn(replica: ReplicaProcess): Promise<HttpClient> {
   const client = new HttpClient(replica.url);
   assert.equal((await client.post('/api/register', { username: uniqueName('rot'), password: PASSWORD })).status, 201);
@@ -41,7 +38,7 @@ describe('Session secret rotation', () => {
   it('When NEW is added in front of OLD, then cookies signed with OLD still work', async () => {
     const client = await registeredOn(oldOnly);
     const cookie = client.cookies.get('sid')!;
-    assert.equal(cookie, signedSessionCookie(sessionId(cookie), OLD), 'signed with the only secret, OLD');
+    assert.equal(cookie, signedSessionCookie(sessionIdOf(cookie), OLD), 'signed with the only secret, OLD');
     assert.equal((await client.sharingSessionWith(rotating.url).get('/api/me')).status, 200);
   });
 
@@ -51,7 +48,7 @@ describe('Session secret rotation', () => {
     assert.equal((await client.post('/api/register', { username, password: PASSWORD })).status, 201);
     assert.equal((await client.post('/api/login', { username, password: PASSWORD })).status, 200);
     const cookie = client.cookies.get('sid')!;
-    assert.equal(cookie, signedSessionCookie(sessionId(cookie), NEW));
+    assert.equal(cookie, signedSessionCookie(sessionIdOf(cookie), NEW));
     assert.equal((await client.sharingSessionWith(newOnly.url).get('/api/me')).status, 200, 'readable once OLD is gone');
     assert.equal((await client.sharingSessionWith(oldOnly.url).get('/api/me')).status, 401, 'a replica without NEW cannot read it');
   });
@@ -62,8 +59,8 @@ describe('Session secret rotation', () => {
     const rotated = client.sharingSessionWith(rotating.url);
     assert.equal((await rotated.post('/api/cart', { item: 'kept' })).status, 200);
     const newCookie = rotated.cookies.get('sid')!;
-    assert.equal(sessionId(newCookie), sessionId(oldCookie));
-    assert.equal(newCookie, signedSessionCookie(sessionId(oldCookie), NEW));
+    assert.equal(sessionIdOf(newCookie), sessionIdOf(oldCookie));
+    assert.equal(newCookie, signedSessionCookie(sessionIdOf(oldCookie), NEW));
     assert.deepEqual((await rotated.sharingSessionWith(newOnly.url).get('/api/cart')).body, { cart: ['kept'] });
   });
 
