@@ -17,6 +17,9 @@ function tlsOptions(ssl: DatabaseConfig['ssl']): boolean | ConnectionOptions {
 
 const QUERY_TIMEOUT_MARGIN_MS = 1_000;
 
+/** The pool's application_name: its backends can be found in pg_stat_activity. */
+export const APPLICATION_NAME = 'express-pg-sessions';
+
 export function createPool(db: DatabaseConfig, onIdleError: (err: Error) => void): pg.Pool {
   const pool = new pg.Pool({
     connectionString: db.connectionString,
@@ -30,7 +33,7 @@ export function createPool(db: DatabaseConfig, onIdleError: (err: Error) => void
     query_timeout: db.statementTimeoutMs ? db.statementTimeoutMs + QUERY_TIMEOUT_MARGIN_MS : undefined,
     // connect-pg-simple writes `expire` (timestamp without time zone) from Node's clock: keep the session in UTC.
     options: '-c TimeZone=UTC',
-    application_name: 'express-pg-sessions',
+    application_name: APPLICATION_NAME,
   });
   // A backend that dies while idle (restart, failover) emits 'error' on the pool; unhandled, it would crash the process.
   pool.on('error', onIdleError);

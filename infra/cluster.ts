@@ -6,14 +6,14 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { freePort } from './ports.js';
-import { startReplica, waitForReady, type ReplicaProcess } from './replica.js';
+import { startReplica, stopWithin, waitForReady, type ReplicaProcess } from './replica.js';
 import { startNginx, type NginxHandle } from './nginx.js';
 
 export interface ClusterOptions {
   databaseUrl: string;
   replicas?: number;
   host?: string;
-  /** nginx's port; 0 picks a free one. */
+  /** nginx's port (default 8080). */
   port?: number;
   /** Extra environment for every replica (SESSION_SECRET, SESSION_STORE, ...). */
   env?: NodeJS.ProcessEnv;
@@ -63,13 +63,6 @@ interface Slot {
 
 const SUPERVISOR_BACKOFF_MS = [200, 500, 1_000, 2_000, 5_000];
 const STOP_TIMEOUT_MS = 20_000;
-
-/** SIGTERM, then SIGKILL if the replica has not finished its graceful shutdown in time. */
-async function stopWithin(replica: ReplicaProcess, ms: number): Promise<void> {
-  const timer = setTimeout(() => replica.child.kill('SIGKILL'), ms);
-  await replica.stop('SIGTERM');
-  clearTimeout(timer);
-}
 
 export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
   const { replicas = 3, host = '127.0.0.1', logDir, log = () => {} } = opts;

@@ -3,14 +3,14 @@
  * Only the marked blocks (upstream servers, listen) are rewritten: Debian's nginx 1.22 knows neither `resolver`
  * nor `resolve` inside an upstream, which the compose form needs.
  */
-import { spawn, execFile, type ChildProcess } from 'node:child_process';
-import { constants } from 'node:fs';
-import { access, chmod, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { chmod, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
-import { delimiter, join } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { ensureTool, lastLine, run, type Tool } from './system-tool.js';
 
 export interface Upstream {
   address: string; // '127.0.0.1:3001'
@@ -103,51 +103,17 @@ http {
 `;
 }
 
-async function isExecutable(path: string): Promise<boolean> {
-  return access(path, constants.X_OK).then(
-    () => true,
-    () => false,
-  );
-}
-
-async function findNginx(): Promise<string | undefined> {
-  const dirs = [...(process.env.PATH ?? '').split(delimiter).filter(Boolean), '/usr/sbin'];
-  for (const dir of dirs) {
-    if (await isExecutable(join(dir, 'nginx'))) return join(dir, 'nginx');
-  }
-  return undefined;
-}
-
-function run(file: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<{ code: number; output: string }> {
-  return new Promise((resolve) => {
-    execFile(file, args, { env, maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
-      const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
-      resolve({ code, output: `${stdout}${stderr}` });
-    });
-  });
-}
-
-const INSTALL_HINT = 'nginx not found on PATH or in /usr/sbin; install it with: sudo apt-get install -y nginx';
+const nginxTool: Tool = {
+  name: 'nginx',
+  aptPackage: 'nginx',
+  notFound: 'nginx not found on PATH or in /usr/sbin; install it with: sudo apt-get install -y nginx',
+};
 
 /** Path of an nginx binary. If missing and we are root with apt-get, installs Debian's nginx saying so via log(); otherwise throws an Error whose message is one line with the install command. */
 export async function ensureNginx(log: (line: string) => void = () => {}): Promise<string> {
-  const found = await findNginx();
-  if (found) return found;
-  const aptGet = ['/usr/bin/apt-get', '/bin/apt-get'];
-  const apt = (await Promise.all(aptGet.map(isExecutable))).indexOf(true);
-  if (process.getuid?.() !== 0 || apt < 0) throw new Error(INSTALL_HINT);
-  log('nginx: not found, installing Debian nginx with `apt-get install -y nginx` (may take a minute)');
-  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  const update = await run(aptGet[apt]!, ['update'], env);
-  const install = update.code === 0 ? await run(aptGet[apt]!, ['install', '-y', '--no-install-recommends', 'nginx'], env) : update;
-  const path = await findNginx();
-  if (install.code !== 0 || !path) throw new Error(`${INSTALL_HINT} (apt-get failed: ${lastLine(install.output)})`);
-  log(`nginx: installed ${path}`);
-  return path;
-}
-
-function lastLine(text: string): string {
-  return text.trim().split('\n').filter(Boolean).at(-1) ?? '';
+  const found = await ensureTool(nginxTool, log);
+  if ('missing' in found) throw new Error(found.missing);
+  return found.path;
 }
 
 /** nginx's complaint from `nginx -t` output, as one line. */

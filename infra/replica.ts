@@ -52,6 +52,13 @@ export function startReplica({ port, env, logFile, detached = false, args = ['--
   };
 }
 
+/** SIGTERM, then SIGKILL if the replica has not finished its graceful shutdown in time. */
+export async function stopWithin(replica: ReplicaProcess, ms: number): Promise<void> {
+  const timer = setTimeout(() => replica.child.kill('SIGKILL'), ms);
+  await replica.stop('SIGTERM');
+  clearTimeout(timer);
+}
+
 /** Polls /readyz until 200; throws if the process exits first or the time runs out. */
 export async function waitForReady(replica: ReplicaProcess, timeoutMs = 30_000): Promise<void> {
   let gone: number | string | undefined;

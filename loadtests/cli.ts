@@ -23,7 +23,8 @@ export interface CliOptions extends ScenarioOptions {
   help: boolean;
 }
 
-function whole(name: string, value: string, min: number, max: number): number {
+/** `value` of --name as a whole number from min to max; throws with a one-line message otherwise. */
+export function parseWhole(name: string, value: string, min: number, max: number): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < min || n > max) throw new Error(`--${name} must be a whole number from ${min} to ${max}`);
   return n;
@@ -52,11 +53,11 @@ export function parseCli(argv: string[]): CliOptions {
       ?.split(',')
       .map((s) => s.trim())
       .filter(Boolean),
-    users: whole('users', values.users, 1, 10_000),
-    duration: whole('duration', values.duration, 2, 3_600),
-    sessions: whole('sessions', values.sessions, 100, 10_000_000),
-    memorySeconds: whole('memory-seconds', values['memory-seconds'], 5, 3_600),
-    replicas: whole('replicas', values.replicas, 1, 32),
+    users: parseWhole('users', values.users, 1, 10_000),
+    duration: parseWhole('duration', values.duration, 2, 3_600),
+    sessions: parseWhole('sessions', values.sessions, 100, 10_000_000),
+    memorySeconds: parseWhole('memory-seconds', values['memory-seconds'], 5, 3_600),
+    replicas: parseWhole('replicas', values.replicas, 1, 32),
     out: values.out,
     help: values.help,
   };

@@ -2,15 +2,15 @@
  * `npm run loadtest`: runs the scenarios against a deployment (--url) or a local cluster started here, prints the
  * figures and writes results/loadtest-<timestamp>.json and .html. Exit code 1 when a scenario failed.
  */
-import { loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseCli, USAGE } from './cli.js';
 import { localTarget, urlTarget, type Target } from './target.js';
 import { runScenario, selectScenarios } from './scenarios/index.js';
 import { startProgress, type Counts, type Progress } from './progress.js';
 import { runPrefix } from './users.js';
-import { machine, type Report } from './report/report.js';
+import { commandLine, loadAverage, machine, type Report } from './report/report.js';
 import { stamp, textSummary, writeReport } from './report/write.js';
+import { stopOnSignals } from './signals.js';
 
 let shown: Progress | undefined;
 /** Lines from the cluster (a replica restarted, ...) go above the live progress line while one is shown. */
@@ -28,37 +28,28 @@ const progress = (label: string, counts: () => Counts): Progress => {
 };
 
 let options;
+let chosen;
 try {
   options = parseCli(process.argv.slice(2));
   if (options.help) {
     console.log(USAGE);
     process.exit(0);
   }
-  selectScenarios(options.scenarios);
+  chosen = selectScenarios(options.scenarios);
 } catch (err) {
   console.error(`loadtest: ${(err as Error).message}\n\n${USAGE}`);
   process.exit(2);
 }
-const chosen = selectScenarios(options.scenarios);
 const name = `loadtest-${stamp()}`;
 const outDir = resolve(options.out);
 
 let target: Target | undefined;
 // Replicas run in their own process groups: a Ctrl+C must stop them through the cluster API, not leave them behind.
-// `on`, not `once`: signal-exit (loaded with Testcontainers) re-raises the signal when it finds no other listener.
-let stopping = false;
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.on(signal, () => {
-    if (stopping) return;
-    stopping = true;
-    say(`\nloadtest: ${signal}, stopping what this run started`);
-    void (target?.stop() ?? Promise.resolve()).finally(() => process.exit(130));
-  });
-}
+stopOnSignals('loadtest', say, () => target?.stop() ?? Promise.resolve());
 
 const report: Report = {
   startedAt: new Date().toISOString(),
-  command: ['npm run loadtest', ...(process.argv.length > 2 ? ['--', ...process.argv.slice(2)] : [])].join(' '),
+  command: commandLine('loadtest'),
   target: '',
   options: { users: options.users, duration: options.duration, sessions: options.sessions, memorySeconds: options.memorySeconds, replicas: options.replicas },
   machine: machine(),
@@ -92,7 +83,7 @@ try {
 }
 
 report.finishedAt = new Date().toISOString();
-report.machine.loadAfter = Number(loadavg()[0]!.toFixed(2));
+report.machine.loadAfter = loadAverage();
 const files = writeReport(report, outDir, name);
 console.log(`\n${textSummary(report)}\n\nReport: ${files.html}\nData:   ${files.json}`);
 if (report.scenarios.some((s) => s.status === 'failed')) process.exitCode = 1;

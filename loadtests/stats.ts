@@ -24,3 +24,16 @@ export function linearRegression(points: Array<[number, number]>): { slope: numb
 }
 
 export const round = (n: number, digits = 1) => Math.round(n * 10 ** digits) / 10 ** digits;
+
+/** Latency percentiles and maximum, in milliseconds. */
+export type Latency = { p50: number; p90: number; p99: number; max: number };
+
+/** p50, p90, p99 and max of ascending latencies, to two decimals. */
+export function latencySummary(sorted: number[]): Latency {
+  return {
+    p50: round(percentile(sorted, 50), 2),
+    p90: round(percentile(sorted, 90), 2),
+    p99: round(percentile(sorted, 99), 2),
+    max: round(sorted.at(-1) ?? 0, 2),
+  };
+}

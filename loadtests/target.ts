@@ -14,7 +14,10 @@ const gcOnSignal = new URL('./memory/gc-on-signal.mjs', import.meta.url);
 /** Replicas started here collect garbage on SIGWINCH (see memory/gc-on-signal.mjs). */
 export const GC_SIGNAL = 'SIGWINCH';
 
-/** scrypt cost of the load-test replicas: the memory scenario logs in 100,000 times (the app's default is 16384). */
+/**
+ * scrypt cost of the load-test, bench and touch-writes replicas: the memory scenario logs in 100,000 times, and the
+ * bench logs in its sessions (the app's default is 16384).
+ */
 export const LOAD_TEST_SCRYPT_COST = 1024;
 
 export interface LocalControls {
@@ -27,9 +30,7 @@ export interface LocalControls {
   startCluster(): Promise<void>;
   /** Another cluster on the same database (e.g. one replica with the memory store), stopped by the caller. */
   startExtraCluster(env: NodeJS.ProcessEnv, replicas: number, name: string): Promise<Cluster>;
-  replicaEnv: NodeJS.ProcessEnv;
   replicas: number;
-  logDir: string;
 }
 
 export interface Target {
@@ -61,6 +62,10 @@ export async function localTarget({ replicas, logDir, log }: LocalOptions): Prom
   mkdirSync(logDir, { recursive: true });
   const postgres = await startPostgres({ env: {}, log });
   const started: Cluster[] = [];
+  const stopAll = async () => {
+    for (const cluster of started) await cluster.stop().catch(() => {});
+    await postgres.stop();
+  };
   try {
     await migrate({ DATABASE_URL: postgres.url });
     const replicaEnv: NodeJS.ProcessEnv = {
@@ -90,18 +95,12 @@ export async function localTarget({ replicas, logDir, log }: LocalOptions): Prom
           current = await launch({}, replicas, logDir, port);
         },
         startExtraCluster: async (env, count, name) => launch(env, count, `${logDir}/${name}`, await freePort()),
-        replicaEnv,
         replicas,
-        logDir,
       },
-      async stop() {
-        for (const cluster of started) await cluster.stop().catch(() => {});
-        await postgres.stop();
-      },
+      stop: stopAll,
     };
   } catch (err) {
-    for (const cluster of started) await cluster.stop().catch(() => {});
-    await postgres.stop();
+    await stopAll();
     throw err;
   }
 }

@@ -18,6 +18,8 @@ import { createDatabase, startPostgres } from '../infra/postgres.js';
 import { migrate } from '../infra/migrate.js';
 import { freePort } from '../infra/ports.js';
 import { startReplica, waitForReady } from '../infra/replica.js';
+import { APPLICATION_NAME } from '../app/db.js';
+import { LOAD_TEST_SCRYPT_COST } from './target.js';
 
 export interface TouchWrites {
   touchAfterSeconds: number;
@@ -35,8 +37,6 @@ export interface MeasureOptions {
   concurrency?: number;
 }
 
-const APP_NAME = 'express-pg-sessions'; // the pool's application_name (app/db.ts)
-
 export async function measureTouchWrites({ databaseUrl, touchAfterSeconds, reads, users = 4, concurrency = 8 }: MeasureOptions): Promise<TouchWrites> {
   const replica = startReplica({
     port: await freePort(),
@@ -47,7 +47,7 @@ export async function measureTouchWrites({ databaseUrl, touchAfterSeconds, reads
       SESSION_SECRET: randomBytes(48).toString('base64url'),
       SESSION_TOUCH_AFTER_SECONDS: String(touchAfterSeconds),
       PG_IDLE_TIMEOUT_MS: '1000',
-      PASSWORD_SCRYPT_COST: '1024',
+      PASSWORD_SCRYPT_COST: String(LOAD_TEST_SCRYPT_COST),
       LOG_LEVEL: 'warn',
       SHUTDOWN_DRAIN_MS: '0',
     },
@@ -97,7 +97,7 @@ async function settledWrites(client: pg.Client, timeoutMs = 20_000): Promise<num
     const { rows } = await client.query(
       `SELECT (SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND application_name = $1)::int AS backends,
               (SELECT n_tup_ins + n_tup_upd + n_tup_del FROM pg_stat_user_tables WHERE relname = 'session')::int AS writes`,
-      [APP_NAME],
+      [APPLICATION_NAME],
     );
     // Discard this session's cached statistics snapshot, so the next read sees fresh numbers.
     await client.query('SELECT pg_stat_clear_snapshot()');

@@ -128,7 +128,7 @@ async function register(url: string, user: VirtualUser): Promise<void> {
 }
 
 /** Sends the user's pending sign-up (register, or login once the name turned out to exist); returns the HTTP status. */
-export async function finishSignUp(url: string, user: VirtualUser): Promise<number> {
+async function finishSignUp(url: string, user: VirtualUser): Promise<number> {
   for (;;) {
     const { username, via } = user.nextSignUp();
     const res = await postJson(url, `/api/${via}`, { username, password: PASSWORD }, user.cookie);

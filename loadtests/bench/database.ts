@@ -6,11 +6,10 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
-import { createDatabase, startPostgres, type PostgresHandle } from '../../infra/postgres.js';
+import { createDatabase, startPostgres } from '../../infra/postgres.js';
 import { migrate } from '../../infra/migrate.js';
+import { APPLICATION_NAME } from '../../app/db.js';
 import { parentPid } from './cpu.js';
-
-const APP_NAME = 'express-pg-sessions'; // the app pool's application_name (app/db.ts)
 
 export interface StatementCount {
   query: string;
@@ -20,7 +19,6 @@ export interface StatementCount {
 }
 
 export interface BenchPostgres {
-  handle: PostgresHandle;
   postmasterPid: number;
   version: string;
   /** A new migrated database (or only created, for pgbench) and its URL. */
@@ -54,7 +52,7 @@ export async function settledSessionWrites(serverUrl: string, databases: string[
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const { rows } = await withClient(serverUrl, (c) =>
-      c.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1 AND datname = ANY($2)`, [APP_NAME, databases]),
+      c.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1 AND datname = ANY($2)`, [APPLICATION_NAME, databases]),
     );
     if (rows[0]!.n === 0) break;
     if (Date.now() > deadline) {
@@ -93,7 +91,6 @@ export async function startBenchPostgres(log: (line: string) => void): Promise<B
     if (!postmasterPid) throw new Error('cannot find the postmaster process');
 
     return {
-      handle,
       postmasterPid,
       version,
       async database(name, { migrated = true } = {}) {

@@ -6,7 +6,7 @@
 import { join } from 'node:path';
 import { startNginx, type NginxHandle } from '../../infra/nginx.js';
 import { freePort } from '../../infra/ports.js';
-import { startReplica, waitForReady, type ReplicaProcess } from '../../infra/replica.js';
+import { startReplica, stopWithin, waitForReady, type ReplicaProcess } from '../../infra/replica.js';
 
 export interface FleetOptions {
   name: string;
@@ -19,7 +19,6 @@ export interface FleetOptions {
 }
 
 export interface Fleet {
-  name: string;
   url: string;
   nginx: NginxHandle;
   replicas: ReplicaProcess[];
@@ -30,12 +29,6 @@ export interface Fleet {
 }
 
 const STOP_TIMEOUT_MS = 10_000;
-
-async function stopReplica(replica: ReplicaProcess): Promise<void> {
-  const timer = setTimeout(() => replica.child.kill('SIGKILL'), STOP_TIMEOUT_MS);
-  await replica.stop('SIGTERM');
-  clearTimeout(timer);
-}
 
 export async function startFleet({ name, replicas: count, args, env, logDir, log }: FleetOptions): Promise<Fleet> {
   const replicas: ReplicaProcess[] = [];
@@ -49,7 +42,6 @@ export async function startFleet({ name, replicas: count, args, env, logDir, log
     nginx = await startNginx({ port: await freePort(), upstreams: upstreams(count), log });
     const balancer = nginx;
     const fleet: Fleet = {
-      name,
       url: balancer.url,
       nginx: balancer,
       replicas,
@@ -62,7 +54,7 @@ export async function startFleet({ name, replicas: count, args, env, logDir, log
       },
       async stop() {
         await balancer.stop();
-        await Promise.all(replicas.map(stopReplica));
+        await Promise.all(replicas.map((r) => stopWithin(r, STOP_TIMEOUT_MS)));
       },
     };
     return fleet;

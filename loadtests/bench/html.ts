@@ -2,8 +2,8 @@
 import { escapeHtml as h } from '../report/escape.js';
 import { renderChart } from '../report/svg-chart.js';
 import { barChart, type Bar } from './bars.js';
-import { databaseOf, type BenchRecord, type BenchSummary, type RunSummary } from './summary.js';
-import { VARIANTS } from './variants.js';
+import type { BenchRecord, BenchSummary, RunSummary } from './summary.js';
+import { databaseOf, VARIANTS } from './variants.js';
 
 const CSS = `
 body{font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#1a202c;margin:0;background:#f7fafc}
@@ -86,26 +86,19 @@ function charts(summary: BenchSummary): string {
   const redis = summary.runs.find((r) => r.run === 'redis');
   const flat = (name: string, value: number | undefined, color: string) =>
     value === undefined ? [] : [{ name, points: [[1, value], [3, value]] as Array<[number, number]>, color }];
-  const scaling = renderChart({
-    title: 'This project: throughput on 1, 2 and 3 replicas (same nginx, same PostgreSQL)',
-    x: 'replicas behind nginx',
-    y: 'req/s',
-    series: [
-      { name: 'this project', points: summary.scaling.map((p) => [p.replicas, p.requestsPerSecond]), color: COLORS.project },
-      ...flat('MemoryStore, 1 replica', memory?.requestsPerSecond, COLORS.memory!),
-      ...flat('connect-redis, 3 replicas', redis?.requestsPerSecond, COLORS.redis!),
-    ],
-  });
-  const scalingP99 = renderChart({
-    title: 'This project: p99 latency on 1, 2 and 3 replicas',
-    x: 'replicas behind nginx',
-    y: 'p99 ms',
-    series: [
-      { name: 'this project', points: summary.scaling.map((p) => [p.replicas, p.p99]), color: COLORS.project },
-      ...flat('MemoryStore, 1 replica', memory?.p99, COLORS.memory!),
-      ...flat('connect-redis, 3 replicas', redis?.p99, COLORS.redis!),
-    ],
-  });
+  const scalingChart = (title: string, y: string, key: 'requestsPerSecond' | 'p99') =>
+    renderChart({
+      title,
+      x: 'replicas behind nginx',
+      y,
+      series: [
+        { name: 'this project', points: summary.scaling.map((p) => [p.replicas, p[key]]), color: COLORS.project },
+        ...flat('MemoryStore, 1 replica', memory?.[key], COLORS.memory!),
+        ...flat('connect-redis, 3 replicas', redis?.[key], COLORS.redis!),
+      ],
+    });
+  const scaling = scalingChart('This project: throughput on 1, 2 and 3 replicas (same nginx, same PostgreSQL)', 'req/s', 'requestsPerSecond');
+  const scalingP99 = scalingChart('This project: p99 latency on 1, 2 and 3 replicas', 'p99 ms', 'p99');
   return `<section><h2>Side by side</h2>
 ${barChart('Throughput, median of the rounds', 'requests per second', throughput)}
 ${barChart('p99 latency, median of the rounds', 'milliseconds', p99)}
@@ -141,7 +134,7 @@ function statementsTables(record: BenchRecord): string {
     const rows = record.statements[v.database!]!.slice(0, 8).map(
       (s) => `<tr><td><code>${h(s.query.length > 150 ? `${s.query.slice(0, 150)}…` : s.query)}</code></td>${num(s.calls / Math.max(1, requests), 3)}${num(s.rows / Math.max(1, s.calls), 2)}${num(s.execMs / Math.max(1, s.calls), 3)}</tr>`,
     );
-    return `<table><caption>${h(v.label)} (${fmt(requests, 0)} requests measured)</caption><thead><tr><th>statement (pg_stat_statements)</th><th>calls / request</th><th>rows / call</th><th>mean ms in PostgreSQL</th></tr></thead><tbody>${rows.join('')}</tbody></table>`;
+    return table(`${v.label} (${fmt(requests, 0)} requests measured)`, ['statement (pg_stat_statements)', 'calls / request', 'rows / call', 'mean ms in PostgreSQL'], rows);
   });
   return tables.length ? `<section><h2>What each variant asks of PostgreSQL</h2>${tables.join('')}</section>` : '';
 }
@@ -205,7 +198,7 @@ export function renderBenchHtml(record: BenchRecord, summary: BenchSummary): str
 Machine: ${m.cpus} × ${h(m.cpuModel)}, ${m.memoryGB} GB, Node ${h(m.node)}; 1-minute load average ${m.loadBefore} before the bench, ${m.loadAfter ?? '?'} at the end
 (load generator, nginx, replicas, PostgreSQL and Redis share these cores). ${h(othersLine(record))}<br>
 Traffic: ${o.connections} keep-alive connections, ${fmt(o.sessions, 0)} logged-in sessions per variant, per session visit 9 × <code>GET /api/me</code> then 1 × <code>POST /api/cart</code>;
-${o.rounds} interleaved rounds of ${o.duration} s per run after ${o.warmup} s of warm-up per fleet and ${o.runWarmup ?? 0} s unrecorded before each run; PASSWORD_SCRYPT_COST=${o.scryptCost}, LOG_LEVEL=warn, NODE_ENV=production.<br>
+${o.rounds} interleaved rounds of ${o.duration} s per run after ${o.warmup} s of warm-up per fleet and ${o.runWarmup} s unrecorded before each run; PASSWORD_SCRYPT_COST=${o.scryptCost}, LOG_LEVEL=warn, NODE_ENV=production.<br>
 Versions: ${versions}</p>
 <section><h2>Targets for this project's configuration</h2><div class="targets">${targets || '<p>not computed (a run is missing)</p>'}</div></section>
 ${charts(summary)}

@@ -11,7 +11,8 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createClient } from 'redis';
-import { machine } from '../report/report.js';
+import { parseWhole } from '../cli.js';
+import { commandLine, loadAverage, machine } from '../report/report.js';
 import { stamp } from '../report/write.js';
 import { createUsers, runPrefix, type VirtualUser } from '../users.js';
 import { startBenchPostgres } from './database.js';
@@ -23,8 +24,10 @@ import { redisSessionBytes, startRedis, type RedisHandle } from './redis.js';
 import { summarise, type BenchOptions, type BenchRecord } from './summary.js';
 import { ensureTool, pgbench as pgbenchTool, redisServer } from './tools.js';
 import { runTraffic } from './traffic.js';
-import { BENCH_SCRYPT_COST, PGBENCH_DATABASE, replicaArgs, replicaEnv, ROUND, VARIANTS, type VariantId } from './variants.js';
+import { PGBENCH_DATABASE, replicaArgs, replicaEnv, ROUND, VARIANTS, type VariantId } from './variants.js';
 import { writeBenchReport } from './write.js';
+import { stopOnSignals } from '../signals.js';
+import { LOAD_TEST_SCRYPT_COST } from '../target.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const BYTES_COPIES = 10_000;
@@ -62,19 +65,14 @@ function options(): BenchOptions & { out: string } {
     console.log(USAGE);
     process.exit(0);
   }
-  const whole = (name: keyof typeof values, min: number, max: number) => {
-    const n = Number(values[name]);
-    if (!Number.isInteger(n) || n < min || n > max) throw new Error(`--${name} must be a whole number from ${min} to ${max}`);
-    return n;
-  };
   const opts = {
-    rounds: whole('rounds', 1, 20),
-    duration: whole('duration', 2, 600),
-    connections: whole('connections', 1, 1000),
-    sessions: whole('sessions', 1, 100_000),
-    warmup: whole('warmup', 0, 120),
-    runWarmup: whole('run-warmup', 0, 60),
-    scryptCost: BENCH_SCRYPT_COST,
+    rounds: parseWhole('rounds', values.rounds, 1, 20),
+    duration: parseWhole('duration', values.duration, 2, 600),
+    connections: parseWhole('connections', values.connections, 1, 1000),
+    sessions: parseWhole('sessions', values.sessions, 1, 100_000),
+    warmup: parseWhole('warmup', values.warmup, 0, 120),
+    runWarmup: parseWhole('run-warmup', values['run-warmup'], 0, 60),
+    scryptCost: LOAD_TEST_SCRYPT_COST,
     cpuProf: values['cpu-prof'],
     out: values.out,
   };
@@ -90,15 +88,7 @@ const started: Array<{ name: string; stop(): Promise<void> }> = [];
 async function stopAll(): Promise<void> {
   for (const s of started.splice(0).reverse()) await s.stop().catch((err: Error) => say(`bench: stopping ${s.name} failed: ${err.message}`));
 }
-let interrupted = false;
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.on(signal, () => {
-    if (interrupted) return;
-    interrupted = true;
-    say(`\nbench: ${signal}, stopping what this run started`);
-    void stopAll().finally(() => process.exit(130));
-  });
-}
+stopOnSignals('bench', say, stopAll);
 
 async function main(): Promise<void> {
   let opts: ReturnType<typeof options>;
@@ -108,25 +98,17 @@ async function main(): Promise<void> {
     console.error(`bench: ${(err as Error).message}\n\n${USAGE}`);
     process.exit(2);
   }
+  const { out, ...benchOptions } = opts;
   const name = `bench-${stamp()}`;
-  const outDir = resolve(opts.out);
+  const outDir = resolve(out);
   const logDir = join(outDir, `${name}-logs`);
   mkdirSync(logDir, { recursive: true });
   const record: BenchRecord = {
     startedAt: new Date().toISOString(),
     finishedAt: '',
-    command: ['npm run bench', ...(process.argv.length > 2 ? ['--', ...process.argv.slice(2)] : [])].join(' '),
+    command: commandLine('bench'),
     machine: machine(),
-    options: {
-      rounds: opts.rounds,
-      duration: opts.duration,
-      connections: opts.connections,
-      sessions: opts.sessions,
-      warmup: opts.warmup,
-      runWarmup: opts.runWarmup,
-      scryptCost: BENCH_SCRYPT_COST,
-      cpuProf: opts.cpuProf,
-    },
+    options: benchOptions,
     versions: {
       node: process.version,
       'express-session': versionOf('express-session'),
@@ -159,8 +141,9 @@ async function main(): Promise<void> {
 
     const urls: Partial<Record<VariantId, string>> = {};
     for (const v of VARIANTS) if (v.database) urls[v.id] = await postgres.database(v.database);
-    const pgbenchUrl = 'path' in pgbenchBin ? await postgres.database(PGBENCH_DATABASE, { migrated: false }) : undefined;
-    if (pgbenchUrl) await initPgbench((pgbenchBin as { path: string }).path, pgbenchUrl);
+    const pgbenchPath = 'path' in pgbenchBin ? pgbenchBin.path : undefined;
+    const pgbenchUrl = pgbenchPath ? await postgres.database(PGBENCH_DATABASE, { migrated: false }) : undefined;
+    if (pgbenchPath && pgbenchUrl) await initPgbench(pgbenchPath, pgbenchUrl);
 
     const secret = randomBytes(48).toString('base64url');
     const fleets = new Map<VariantId, Fleet>();
@@ -209,7 +192,7 @@ async function main(): Promise<void> {
       fleets,
       sessions,
       // As many clients as the project's pools may open.
-      pgbench: pgbenchUrl ? { binary: (pgbenchBin as { path: string }).path, url: pgbenchUrl, clients: VARIANTS.find((v) => v.id === 'project')!.replicas * PG_POOL_MAX } : undefined,
+      pgbench: pgbenchPath && pgbenchUrl ? { binary: pgbenchPath, url: pgbenchUrl, clients: VARIANTS.find((v) => v.id === 'project')!.replicas * PG_POOL_MAX } : undefined,
       connections: opts.connections,
       seconds: opts.duration,
       warmupSeconds: opts.runWarmup,
@@ -253,7 +236,7 @@ async function main(): Promise<void> {
   }
 
   record.finishedAt = new Date().toISOString();
-  record.machine.loadAfter = Number(loadavg()[0]!.toFixed(2));
+  record.machine.loadAfter = loadAverage();
   const summary = summarise(record);
   const files = writeBenchReport(record, summary, outDir, name);
   console.log(`\n${files.text}\n\nReport: ${files.html}\nData:   ${files.json}\nLogs:   ${logDir}`);

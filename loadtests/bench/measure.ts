@@ -3,7 +3,9 @@
  * it into costs: CPU of every process involved, pg_stat_statements of the run's database, Redis commands, and the
  * CPU that processes outside the bench used meanwhile (other work on the machine skews the figures).
  */
-import { cpus, loadavg } from 'node:os';
+import { cpus } from 'node:os';
+import { loadAverage as oneMinuteLoad } from '../report/report.js';
+import { round as roundTo } from '../stats.js';
 import type { createClient } from 'redis';
 import type { VirtualUser } from '../users.js';
 import { cpuSeconds, machineBusySeconds, processCpuSeconds } from './cpu.js';
@@ -13,7 +15,7 @@ import { runPgbench } from './pgbench.js';
 import { redisCommands } from './redis.js';
 import type { CpuSeconds, RunRecord } from './summary.js';
 import { runTraffic } from './traffic.js';
-import { PGBENCH_DATABASE, VARIANTS, type RunInfo, type VariantId } from './variants.js';
+import { databaseOf, PGBENCH_DATABASE, type RunInfo, type VariantId } from './variants.js';
 
 export interface MeasureContext {
   postgres: BenchPostgres;
@@ -40,7 +42,7 @@ export async function measureRun(ctx: MeasureContext, run: RunInfo, round: numbe
   if (fleet && ctx.warmupSeconds > 0) {
     await runTraffic({ url: fleet.url, sessions: ctx.sessions.get(run.variant!)!, connections: ctx.connections, seconds: ctx.warmupSeconds });
   }
-  const database = run.id === 'pgbench' ? PGBENCH_DATABASE : VARIANTS.find((v) => v.id === run.variant)?.database;
+  const database = run.id === 'pgbench' ? PGBENCH_DATABASE : databaseOf(run.id);
   const groups = {
     replicas: fleet ? fleet.replicas.map((r) => r.pid) : [],
     postgres: [ctx.postgres.postmasterPid],
@@ -49,7 +51,7 @@ export async function measureRun(ctx: MeasureContext, run: RunInfo, round: numbe
     // Everything this bench started is below its own process.
     bench: [process.pid],
   };
-  const loadAverage = Number(loadavg()[0]!.toFixed(2));
+  const loadAverage = oneMinuteLoad();
   const snapshot = async () => ({
     statements: await ctx.postgres.statements(),
     commands: await redisCommands(ctx.redisStats),
@@ -68,14 +70,14 @@ export async function measureRun(ctx: MeasureContext, run: RunInfo, round: numbe
     for (const s of statements) addStatement(totals, s);
     ctx.statementTotals.set(database, totals);
   }
-  const used = (key: keyof typeof after.cpu) => round3(after.cpu[key] - before.cpu[key]);
+  const used = (key: keyof typeof after.cpu) => roundTo(after.cpu[key] - before.cpu[key], 3);
   const cpu: CpuSeconds = { replicas: used('replicas'), postgres: used('postgres'), redis: used('redis'), nginx: used('nginx'), loadGenerator: used('loadGenerator') };
   const others = Math.max(0, used('machine') - used('bench'));
   return {
     round,
     run: run.id,
     loadAverage,
-    othersCpuShare: round3(others / (load.seconds * cpus().length)),
+    othersCpuShare: roundTo(others / (load.seconds * cpus().length), 3),
     ...load,
     pgStatements: statements.reduce((s, d) => s + d.calls, 0),
     redisCommands: run.variant === 'redis' ? Object.entries(after.commands).reduce((s, [k, n]) => s + n - (before.commands[k] ?? 0), 0) : 0,
@@ -88,8 +90,6 @@ async function pgbenchLoad(ctx: MeasureContext): Promise<Load> {
   const pg = await runPgbench(binary, url, { clients, seconds: ctx.seconds });
   return { seconds: pg.seconds, requests: pg.transactions, requestsPerSecond: pg.tps, latencyMs: pg.latencyMs, readP99: pg.latencyMs.p99, writeP99: 0, errors: 0, reads: pg.transactions, writes: 0, writesSkipped: 0, statuses: {} };
 }
-
-const round3 = (n: number) => Math.round(n * 1000) / 1000;
 
 function addStatement(into: Map<string, StatementCount>, s: StatementCount): void {
   const prev = into.get(s.query) ?? { query: s.query, calls: 0, rows: 0, execMs: 0 };

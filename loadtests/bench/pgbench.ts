@@ -7,13 +7,13 @@ import { execFile } from 'node:child_process';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { percentile, round } from '../stats.js';
+import { latencySummary, round, type Latency } from '../stats.js';
 
 export interface PgbenchResult {
   seconds: number;
   transactions: number;
   tps: number;
-  latencyMs: { p50: number; p90: number; p99: number; max: number };
+  latencyMs: Latency;
 }
 
 function connection(url: string): { args: string[]; env: NodeJS.ProcessEnv } {
@@ -66,12 +66,7 @@ export async function runPgbench(binary: string, url: string, opts: { clients: n
       seconds: opts.seconds,
       transactions,
       tps: round(tps, 0),
-      latencyMs: {
-        p50: round(percentile(latencies, 50), 2),
-        p90: round(percentile(latencies, 90), 2),
-        p99: round(percentile(latencies, 99), 2),
-        max: round(latencies.at(-1) ?? 0, 2),
-      },
+      latencyMs: latencySummary(latencies),
     };
   } finally {
     await rm(logDir, { recursive: true, force: true });

@@ -4,6 +4,7 @@
  */
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { round } from '../stats.js';
 
 interface CpuProfile {
   nodes: Array<{ id: number; callFrame: { functionName: string; url: string; lineNumber: number } }>;
@@ -31,7 +32,7 @@ const top = (totals: Map<string, number>, busy: number, count: number) =>
   [...totals.entries()]
     .sort((a, b) => b[1] - a[1])
     .slice(0, count)
-    .map(([name, us]) => ({ name, share: Math.round((us / busy) * 1000) / 1000 }));
+    .map(([name, us]) => ({ name, share: round(us / busy, 3) }));
 
 export async function summariseProfiles(dir: string): Promise<ProfileSummary | undefined> {
   const files = (await readdir(dir).catch(() => [] as string[])).filter((f) => f.endsWith('.cpuprofile'));

@@ -1,10 +1,10 @@
 /** The bench's record (rounds as measured) and what it concludes: medians per run, ratios, the scaling curve, targets. */
 import type { Machine } from '../report/report.js';
-import { percentile, round } from '../stats.js';
+import { percentile, round, type Latency } from '../stats.js';
 import type { StatementCount } from './database.js';
 import type { RedisSessionBytes } from './redis.js';
 import type { ProfileSummary } from './profile.js';
-import { ROUND, VARIANTS, type RunId, type VariantId } from './variants.js';
+import { databaseOf, ROUND, VARIANTS, type RunId, type VariantId } from './variants.js';
 
 export interface CpuSeconds {
   replicas: number;
@@ -26,7 +26,7 @@ export interface RunRecord {
   /** Answered requests (pgbench: transactions). */
   requests: number;
   requestsPerSecond: number;
-  latencyMs: { p50: number; p90: number; p99: number; max: number };
+  latencyMs: Latency;
   /** p99 of reads and of writes apart (pgbench: all reads). */
   readP99: number;
   writeP99: number;
@@ -121,12 +121,6 @@ const median = (values: number[]) => percentile([...values].sort((a, b) => a - b
 const ratio = (a: number, b: number | undefined) => (b ? round(a / b, 2) : undefined);
 const perThousand = (cpu: number, requests: number) => (requests ? (cpu / requests) * 1000 : 0);
 
-/** Which database a run's requests land in. */
-export function databaseOf(run: RunId): string | undefined {
-  const variant = ROUND.find((r) => r.id === run)?.variant;
-  return VARIANTS.find((v) => v.id === variant)?.database;
-}
-
 export function summarise(record: BenchRecord): BenchSummary {
   const byRun = (id: RunId) => record.runs.filter((r) => r.run === id);
   const runs: RunSummary[] = ROUND.filter((info) => byRun(info.id).length > 0).map((info) => {
@@ -184,22 +178,14 @@ export function summarise(record: BenchRecord): BenchSummary {
 function targets(project?: RunSummary, memory?: RunSummary, redis?: RunSummary): Target[] {
   if (!project) return [];
   const out: Target[] = [];
-  if (memory) {
-    out.push({
-      name: "Throughput vs MemoryStore's",
-      goal: '≥ 0.85×',
-      value: `${project.vsMemory}× (${project.requestsPerSecond} vs ${memory.requestsPerSecond} req/s)`,
-      met: (project.vsMemory ?? 0) >= 0.85,
-    });
-  }
-  if (redis) {
-    out.push({
-      name: "Throughput vs connect-redis's",
-      goal: '≥ 1×',
-      value: `${project.vsRedis}× (${project.requestsPerSecond} vs ${redis.requestsPerSecond} req/s)`,
-      met: (project.vsRedis ?? 0) >= 1,
-    });
-  }
+  const throughputVs = (other: RunSummary, name: string, vs: number | undefined, min: number): Target => ({
+    name: `Throughput vs ${name}'s`,
+    goal: `≥ ${min}×`,
+    value: `${vs}× (${project.requestsPerSecond} vs ${other.requestsPerSecond} req/s)`,
+    met: (vs ?? 0) >= min,
+  });
+  if (memory) out.push(throughputVs(memory, 'MemoryStore', project.vsMemory, 0.85));
+  if (redis) out.push(throughputVs(redis, 'connect-redis', project.vsRedis, 1));
   if (memory) {
     out.push({
       name: "p99 latency vs MemoryStore's",

@@ -8,9 +8,9 @@
  */
 import autocannon from 'autocannon';
 import { CART_LIMIT, type VirtualUser } from '../users.js';
-import { percentile, round } from '../stats.js';
+import { latencySummary, percentile, round, type Latency } from '../stats.js';
 
-export const READS_PER_WRITE = 9;
+const READS_PER_WRITE = 9;
 
 export interface TrafficResult {
   seconds: number;
@@ -24,7 +24,7 @@ export interface TrafficResult {
   errors: number;
   statuses: Record<string, number>;
   writesSkipped: number;
-  latencyMs: { p50: number; p90: number; p99: number; max: number };
+  latencyMs: Latency;
   /** p99 of the reads and of the writes apart (a durable write waits for its commit). */
   readP99: number;
   writeP99: number;
@@ -123,12 +123,7 @@ export async function runTraffic(opts: { url: string; sessions: VirtualUser[]; c
     errors: result.non2xx + result.errors,
     statuses,
     writesSkipped: counts.writesSkipped,
-    latencyMs: {
-      p50: round(percentile(sorted, 50), 2),
-      p90: round(percentile(sorted, 90), 2),
-      p99: round(percentile(sorted, 99), 2),
-      max: round(sorted.at(-1) ?? 0, 2),
-    },
+    latencyMs: latencySummary(sorted),
     readP99: round(percentile(reads, 99), 2),
     writeP99: round(percentile(writes, 99), 2),
   };

@@ -1,5 +1,6 @@
 /** What the bench compares, in the order of every round, and how each is started. */
 import { fileURLToPath } from 'node:url';
+import { LOAD_TEST_SCRYPT_COST } from '../target.js';
 
 export type VariantId = 'memory' | 'pg-defaults' | 'project' | 'redis' | 'nginx';
 export type RunId = VariantId | 'pgbench' | 'project-1' | 'project-2';
@@ -59,14 +60,17 @@ export const ROUND: RunInfo[] = [
   { id: 'project-2', label: 'this project, 2 replicas', variant: 'project', serving: 2 },
 ];
 
+/** Which database a run's requests land in (pgbench's has none here: PGBENCH_DATABASE). */
+export function databaseOf(run: RunId): string | undefined {
+  const variant = ROUND.find((r) => r.id === run)?.variant;
+  return VARIANTS.find((v) => v.id === variant)?.database;
+}
+
 const entries = {
   app: fileURLToPath(new URL('../../app/server.ts', import.meta.url)),
   bench: fileURLToPath(new URL('./replica.ts', import.meta.url)),
   hello: fileURLToPath(new URL('./hello.ts', import.meta.url)),
 };
-
-/** As the load tests: the app's default (16384) would make logging in the sessions the slowest part of the bench. */
-export const BENCH_SCRYPT_COST = 1024;
 
 /** What node runs for a variant's replicas; with `profileDir`, under the V8 CPU profiler. */
 export function replicaArgs(v: Variant, profileDir?: string): string[] {
@@ -80,7 +84,8 @@ export function replicaEnv(v: Variant, opts: { databaseUrl?: string; redisUrl: s
     NODE_ENV: 'production',
     DATABASE_URL: opts.databaseUrl,
     SESSION_SECRET: opts.secret,
-    PASSWORD_SCRYPT_COST: String(BENCH_SCRYPT_COST),
+    // As the load tests: the app's default (16384) would make logging in the sessions the slowest part of the bench.
+    PASSWORD_SCRYPT_COST: String(LOAD_TEST_SCRYPT_COST),
     LOG_LEVEL: 'warn',
     SHUTDOWN_DRAIN_MS: '0',
     ...(v.benchStore && { BENCH_STORE: v.benchStore }),

@@ -1,6 +1,5 @@
 /** Writes results/bench-<timestamp>.json (the record and its summary) and .html, and the figures as text for the terminal. */
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { writeJsonAndHtml } from '../report/write.js';
 import { othersLine, renderBenchHtml } from './html.js';
 import type { BenchRecord, BenchSummary } from './summary.js';
 
@@ -19,10 +18,6 @@ export function textSummary(record: BenchRecord, summary: BenchSummary): string 
 }
 
 export function writeBenchReport(record: BenchRecord, summary: BenchSummary, dir: string, name: string): { json: string; html: string; text: string } {
-  mkdirSync(dir, { recursive: true });
-  const json = join(dir, `${name}.json`);
-  const html = join(dir, `${name}.html`);
-  writeFileSync(json, `${JSON.stringify({ ...record, summary }, null, 2)}\n`);
-  writeFileSync(html, renderBenchHtml(record, summary));
+  const { json, html } = writeJsonAndHtml(dir, name, { ...record, summary }, () => renderBenchHtml(record, summary));
   return { json, html, text: textSummary(record, summary) };
 }

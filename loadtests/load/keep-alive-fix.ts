@@ -25,7 +25,7 @@ interface Internals {
   requestIterator: { currentRequestIndex: number };
 }
 
-export const CLOSED = 'connection closed before a complete response';
+const CLOSED = 'connection closed before a complete response';
 
 export interface KeepAliveEvents {
   /** A request that got no complete answer: `kind` is CLOSED, 'timeout' or the socket error's code. */

@@ -46,8 +46,8 @@ export class Recorder {
   private readonly seconds: Array<{ latencies: number[]; failures: number }> = [];
   private readonly examples: RecorderSummary['examples'] = [];
 
-  private bucket(at = Date.now()) {
-    const i = Math.max(0, Math.floor((at - this.startedAt) / 1000));
+  private bucket() {
+    const i = Math.max(0, Math.floor((Date.now() - this.startedAt) / 1000));
     while (this.seconds.length <= i) this.seconds.push({ latencies: [], failures: 0 });
     return this.seconds[i]!;
   }

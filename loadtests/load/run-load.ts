@@ -7,12 +7,12 @@ import type { VirtualUser } from '../users.js';
 import { fixKeepAlive } from './keep-alive-fix.js';
 import { Recorder, type RecorderSummary } from './recorder.js';
 import { userTraffic } from './traffic.js';
-import { round } from '../stats.js';
+import { round, type Latency } from '../stats.js';
 
 export interface LoadResult extends RecorderSummary {
   seconds: number;
   requestsPerSecond: number;
-  latencyMs: { p50: number; p90: number; p99: number; max: number };
+  latencyMs: Latency;
 }
 
 export interface Load {
@@ -27,11 +27,12 @@ export interface LoadOptions {
   url: string;
   users: VirtualUser[];
   maxSeconds: number;
-  /** Per-request timeout in seconds (autocannon counts a timeout as an error). */
-  timeoutSeconds?: number;
 }
 
-export function startLoad({ url, users, maxSeconds, timeoutSeconds = 10 }: LoadOptions): Load {
+/** Per-request timeout in seconds (autocannon counts a timeout as an error). */
+const TIMEOUT_SECONDS = 10;
+
+export function startLoad({ url, users, maxSeconds }: LoadOptions): Load {
   if (users.length === 0) throw new Error('startLoad: no users');
   const recorder = new Recorder();
   let assigned = 0;
@@ -49,7 +50,7 @@ export function startLoad({ url, users, maxSeconds, timeoutSeconds = 10 }: LoadO
         url,
         connections: users.length,
         duration: maxSeconds,
-        timeout: timeoutSeconds,
+        timeout: TIMEOUT_SECONDS,
         // autocannon builds one client per connection, in order: each gets the next user and that user's cycle.
         setupClient(client) {
           const user = users[assigned++ % users.length]!;

@@ -23,6 +23,12 @@ export interface Report {
   scenarios: ScenarioResult[];
 }
 
+/** The 1-minute load average, two decimals. */
+export const loadAverage = () => Number(loadavg()[0]!.toFixed(2));
+
+/** How this run was started, e.g. `npm run bench -- --rounds 1`. */
+export const commandLine = (script: string) => [`npm run ${script}`, ...(process.argv.length > 2 ? ['--', ...process.argv.slice(2)] : [])].join(' ');
+
 export function machine(): Machine {
   return {
     cpus: cpus().length,
@@ -30,7 +36,7 @@ export function machine(): Machine {
     memoryGB: Math.round(totalmem() / 1024 ** 3),
     node: process.version,
     platform: `${process.platform} ${process.arch}`,
-    loadBefore: Number(loadavg()[0]!.toFixed(2)),
+    loadBefore: loadAverage(),
   };
 }
 

@@ -7,13 +7,18 @@ import { formatValue, type Report } from './report.js';
 /** A file-name-safe timestamp: 2025-11-22T09-15-02. */
 export const stamp = (date = new Date()) => date.toISOString().slice(0, 19).replace(/:/g, '-');
 
-export function writeReport(report: Report, dir: string, name: string): { json: string; html: string } {
+/** Writes <dir>/<name>.json (`data`) and then <dir>/<name>.html (what `render` returns); returns both paths. */
+export function writeJsonAndHtml(dir: string, name: string, data: unknown, render: () => string): { json: string; html: string } {
   mkdirSync(dir, { recursive: true });
   const json = join(dir, `${name}.json`);
   const html = join(dir, `${name}.html`);
-  writeFileSync(json, `${JSON.stringify(report, null, 2)}\n`);
-  writeFileSync(html, renderHtml(report));
+  writeFileSync(json, `${JSON.stringify(data, null, 2)}\n`);
+  writeFileSync(html, render());
   return { json, html };
+}
+
+export function writeReport(report: Report, dir: string, name: string): { json: string; html: string } {
+  return writeJsonAndHtml(dir, name, report, () => renderHtml(report));
 }
 
 export function textSummary(report: Report): string {

@@ -1,12 +1,9 @@
 /** A crash under load: one replica gets SIGKILL; what fails, and how long until it serves again. */
-import { setTimeout as sleep } from 'node:timers/promises';
-import { createUsers, sessionStatuses } from '../users.js';
-import { startLoad } from '../load/run-load.js';
-import { failureFigures, failureTables, instanceTable, loadFigures, timelineCharts, type Marker } from './load-report.js';
+import { failureFigures, failureTables, instanceTable, loadFigures, timelineCharts } from './load-report.js';
+import { loadAroundEvent } from './load-around.js';
 import { needsLocalCluster } from './needs-local.js';
 import type { Scenario } from './types.js';
 
-const CALM_SECONDS = 3;
 const BACK_TIMEOUT_MS = 60_000;
 
 export const crash: Scenario = {
@@ -17,16 +14,12 @@ export const crash: Scenario = {
     'at once. Only requests in flight on the dead process can fail (nginx retries the reads elsewhere, but never a write ' +
     'that may have been applied); the figure says how many and which.',
   unsupported: needsLocalCluster('kill a replica'),
-  async run({ target, options, prefix, progress }) {
-    const cluster = target.local!.cluster();
+  async run(ctx) {
+    const cluster = ctx.target.local!.cluster();
     const victim = Math.min(1, cluster.replicas().length - 1);
-    const users = await createUsers(target.url, options.users, `${prefix}c`);
-    const load = startLoad({ url: target.url, users, maxSeconds: options.duration + BACK_TIMEOUT_MS / 1000 });
-    const shown = progress('crash', () => load.recorder.totals);
-    const markers: Marker[] = [];
     let readyAfter = Number.NaN;
-    try {
-      await sleep(CALM_SECONDS * 1000);
+    const around = { name: 'crash', userPrefix: 'c', extraSeconds: BACK_TIMEOUT_MS / 1000 };
+    const { result, lostAtEnd, markers } = await loadAroundEvent(ctx, around, async ({ load, shown, markers }) => {
       shown.phase(`replica ${victim + 1} killed`);
       const killedAt = load.recorder.elapsed();
       markers.push({ x: killedAt, label: 'SIGKILL' });
@@ -36,12 +29,7 @@ export const crash: Scenario = {
       markers.push({ x: killedAt + readyAfter, label: 'ready' });
       shown.note(`replica ${victim + 1} ready again ${readyAfter.toFixed(1)} s after SIGKILL`);
       shown.phase('replica back');
-      await sleep(Math.max(CALM_SECONDS, options.duration - load.recorder.elapsed()) * 1000);
-    } finally {
-      shown.end();
-    }
-    const result = await load.stop();
-    const lostAtEnd = (await sessionStatuses(target.url, users)).filter((s) => s !== 200).length;
+    });
     const { failed, lost, replayed } = failureFigures(result, lostAtEnd);
     // The goal for failures is "only what was in flight on the dead process": reported, not judged.
     const failedFigure = { ...failed, goal: 'only requests in flight on the killed replica', ok: undefined };

@@ -1,13 +1,9 @@
 /** Sessions survive a rolling restart: the sharing traffic while every replica is restarted one by one. */
-import { setTimeout as sleep } from 'node:timers/promises';
-import { createUsers, sessionStatuses } from '../users.js';
-import { startLoad } from '../load/run-load.js';
-import { failureFigures, failureTables, instanceTable, loadFigures, timelineCharts, type Marker } from './load-report.js';
+import { failureFigures, failureTables, instanceTable, loadFigures, timelineCharts } from './load-report.js';
+import { loadAroundEvent } from './load-around.js';
 import { needsLocalCluster } from './needs-local.js';
 import type { Scenario } from './types.js';
 
-/** Load before the first and after the last restart, so the timeline shows the steady state around them. */
-const CALM_SECONDS = 3;
 /** Upper bound on the whole restart, on top of --duration. */
 const RESTART_BUDGET_SECONDS = 180;
 
@@ -18,15 +14,11 @@ export const rollingRestart: Scenario = {
     'A deployment can replace every replica while users keep working: each replica is taken out of nginx, stopped ' +
     'gracefully and started again, one at a time, and no request fails and no user is logged out.',
   unsupported: needsLocalCluster('restart each replica'),
-  async run({ target, options, prefix, progress }) {
-    const cluster = target.local!.cluster();
-    const users = await createUsers(target.url, options.users, `${prefix}r`);
-    const load = startLoad({ url: target.url, users, maxSeconds: options.duration + RESTART_BUDGET_SECONDS });
-    const shown = progress('rolling-restart', () => load.recorder.totals);
-    const markers: Marker[] = [];
+  async run(ctx) {
+    const cluster = ctx.target.local!.cluster();
     const restartSeconds: number[] = [];
-    try {
-      await sleep(CALM_SECONDS * 1000);
+    const around = { name: 'rolling-restart', userPrefix: 'r', extraSeconds: RESTART_BUDGET_SECONDS };
+    const { users, result, lostAtEnd, markers } = await loadAroundEvent(ctx, around, async ({ load, shown, markers }) => {
       for (const replica of cluster.replicas()) {
         const n = replica.index + 1;
         shown.phase(`restarting replica ${n}`);
@@ -39,13 +31,7 @@ export const rollingRestart: Scenario = {
         shown.note(`replica ${n} restarted in ${(to - from).toFixed(1)} s`);
       }
       shown.phase('after the restarts');
-      // The rest of --duration, at least the calm period, so the timeline also shows the state after.
-      await sleep(Math.max(CALM_SECONDS, options.duration - load.recorder.elapsed()) * 1000);
-    } finally {
-      shown.end();
-    }
-    const result = await load.stop();
-    const lostAtEnd = (await sessionStatuses(target.url, users)).filter((s) => s !== 200).length;
+    });
     const failures = failureFigures(result, lostAtEnd);
     const total = restartSeconds.reduce((a, b) => a + b, 0);
     return {

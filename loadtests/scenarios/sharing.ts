@@ -1,7 +1,8 @@
 /** Sessions are shared: V users with mixed traffic, every answer checked, whichever replica gives it. */
-import { createUsers, sessionStatuses } from '../users.js';
+import { createUsers } from '../users.js';
 import { startLoad } from '../load/run-load.js';
 import { failureFigures, failureTables, instanceTable, loadFigures, timelineCharts } from './load-report.js';
+import { lostSessions } from './load-around.js';
 import type { Scenario } from './types.js';
 
 export const sharing: Scenario = {
@@ -15,7 +16,7 @@ export const sharing: Scenario = {
     const load = startLoad({ url: target.url, users, maxSeconds: options.duration });
     const shown = progress('sharing', () => load.recorder.totals);
     const result = await load.done.finally(() => shown.end());
-    const lostAtEnd = (await sessionStatuses(target.url, users)).filter((s) => s !== 200).length;
+    const lostAtEnd = await lostSessions(target.url, users);
 
     const replicasSeen = Object.keys(result.instances).length;
     const expected = target.local?.replicas;
