@@ -21,7 +21,7 @@ const int = (min: number, max: number, fallback: number) => optionalInt(min, max
  * A touch moves the stored expiry by at least this much, by default: late by at most 1 % of the session's life (and
  * at most an hour), an active session costs one row write per hour instead of one per request.
  */
-export const defaultTouchAfterSeconds = (maxAgeSeconds: number) => Math.min(3600, Math.floor(maxAgeSeconds / 100));
+const defaultTouchAfterSeconds = (maxAgeSeconds: number) => Math.min(3600, Math.floor(maxAgeSeconds / 100));
 
 const sslModes = ['disable', 'require', 'verify-full'] as const;
 

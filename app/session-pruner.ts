@@ -9,7 +9,7 @@ import type { SessionStoreMetrics } from './metrics.js';
 import { SESSION_TABLE } from './session-store.js';
 
 /** A run stops after this many batches; what is left goes in the next interval. */
-export const MAX_BATCHES_PER_RUN = 100;
+const MAX_BATCHES_PER_RUN = 100;
 
 export interface PruneResult {
   deleted: number;

@@ -22,7 +22,7 @@ export interface OidcMock {
   stop(): Promise<void>;
 }
 
-export const MOCK_CLIENT = { id: 'local-client', secret: 'local-client-secret' };
+const MOCK_CLIENT = { id: 'local-client', secret: 'local-client-secret' };
 
 export async function startOidcMock(opts: { port?: number } = {}): Promise<OidcMock> {
   const server = new OAuth2Server();

@@ -18,7 +18,7 @@ export interface Tool {
   notFound?: string;
 }
 
-export async function isExecutable(path: string): Promise<boolean> {
+async function isExecutable(path: string): Promise<boolean> {
   return access(path, constants.X_OK).then(
     () => true,
     () => false,

@@ -6,13 +6,12 @@
 import { cpus } from 'node:os';
 import { loadAverage as oneMinuteLoad } from '../report/report.js';
 import { round as roundTo } from '../stats.js';
-import type { createClient } from 'redis';
 import type { VirtualUser } from '../users.js';
 import { cpuSeconds, machineBusySeconds, processCpuSeconds } from './cpu.js';
 import type { BenchPostgres, StatementCount } from './database.js';
 import type { Fleet } from './fleet.js';
 import { runPgbench } from './pgbench.js';
-import { redisCommands } from './redis.js';
+import { redisCommands, type RedisClient } from './redis.js';
 import type { CpuSeconds, RunRecord } from './summary.js';
 import { runTraffic } from './traffic.js';
 import { databaseOf, PGBENCH_DATABASE, type RunInfo, type VariantId } from './variants.js';
@@ -20,7 +19,7 @@ import { databaseOf, PGBENCH_DATABASE, type RunInfo, type VariantId } from './va
 export interface MeasureContext {
   postgres: BenchPostgres;
   redisPid: number;
-  redisStats: ReturnType<typeof createClient>;
+  redisStats: RedisClient;
   fleets: Map<VariantId, Fleet>;
   sessions: Map<VariantId, VirtualUser[]>;
   pgbench?: { binary: string; url: string; clients: number };

@@ -5,8 +5,11 @@
 import { spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createClient } from 'redis';
+import { createClient, type RedisClientType } from 'redis';
 import { freePort } from '../../infra/ports.js';
+
+/** What `createClient({ url })` returns (RESP3, no modules): one name for it across the bench. */
+export type RedisClient = RedisClientType<{}, {}, {}, 3, {}>;
 
 export interface RedisHandle {
   url: string;
@@ -59,7 +62,7 @@ export interface RedisSessionBytes {
   copies: number;
 }
 
-const usedMemory = async (client: ReturnType<typeof createClient>) => Number(/used_memory:(\d+)/.exec(await client.info('memory'))?.[1]);
+const usedMemory = async (client: RedisClient) => Number(/used_memory:(\d+)/.exec(await client.info('memory'))?.[1]);
 
 /** Both measures, from connect-redis's own keys (prefix sess:); the copies go into database 1 and are removed. */
 export async function redisSessionBytes(url: string, copies: number): Promise<RedisSessionBytes> {
@@ -101,7 +104,7 @@ export async function redisSessionBytes(url: string, copies: number): Promise<Re
 }
 
 /** Commands Redis has executed so far, by name (INFO commandstats), without INFO itself. */
-export async function redisCommands(client: ReturnType<typeof createClient>): Promise<Record<string, number>> {
+export async function redisCommands(client: RedisClient): Promise<Record<string, number>> {
   const out: Record<string, number> = {};
   for (const [, name, calls] of (await client.info('commandstats')).matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) {
     if (name !== 'info') out[name!] = Number(calls);

@@ -3,7 +3,7 @@ import { writeJsonAndHtml } from '../report/write.js';
 import { othersLine, renderBenchHtml } from './html.js';
 import type { BenchRecord, BenchSummary } from './summary.js';
 
-export function textSummary(record: BenchRecord, summary: BenchSummary): string {
+function textSummary(record: BenchRecord, summary: BenchSummary): string {
   const lines = ['run                              req/s   ×Mem  ×redis  p50 ms  p99 ms  errors  stmts/req  row writes/read  CPU s/1k req'];
   const f = (n: number | undefined, w: number, d = 2) => (n === undefined ? '–' : n.toFixed(d)).padStart(w);
   for (const r of summary.runs) {

@@ -6,7 +6,7 @@ import { fullRestart } from './full-restart.js';
 import { memory } from './memory.js';
 import type { Scenario, ScenarioContext, ScenarioResult } from './types.js';
 
-export const scenarios: Scenario[] = [sharing, rollingRestart, crash, fullRestart, memory];
+const scenarios: Scenario[] = [sharing, rollingRestart, crash, fullRestart, memory];
 
 export function selectScenarios(names: string[] | undefined): Scenario[] {
   if (!names) return scenarios;

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { root, type Doc } from './files.js';
 
 /** `kubernetes-models/<group/version>/<Kind>` exports the model class `<Kind>` and its interface `I<Kind>`. */
-export function modelModule(apiVersion: string, kind: string): string {
+function modelModule(apiVersion: string, kind: string): string {
   return `kubernetes-models/${apiVersion}/${kind}`;
 }
 
