@@ -14,6 +14,8 @@ export interface SessionStoreMetrics {
   /** Starts timing one store operation; call the result when it ends, with the error if it failed. */
   startOperation(operation: StoreOperation): (err?: unknown) => void;
   touchSkipped(): void;
+  /** One coalesced read query was sent, for `size` sessions. */
+  readBatch(size: number): void;
   pruneChecked(outcome: PruneOutcome, deleted?: number): void;
 }
 
@@ -21,6 +23,7 @@ export interface SessionStoreMetrics {
 export const noStoreMetrics: SessionStoreMetrics = {
   startOperation: () => () => {},
   touchSkipped() {},
+  readBatch() {},
   pruneChecked() {},
 };
 
@@ -70,6 +73,12 @@ function sessionStoreMetrics(registry: client.Registry): SessionStoreMetrics {
     help: 'Touches not written because the stored expiry was within SESSION_TOUCH_AFTER_SECONDS of the new one',
     registers: [registry],
   });
+  const batchSizes = new client.Histogram({
+    name: 'session_store_read_batch_size',
+    help: 'Sessions read by one coalesced query (reads started in the same event-loop turn)',
+    buckets: [1, 2, 4, 8, 16, 32, 64, 100],
+    registers: [registry],
+  });
   const pruneRuns = new client.Counter({
     name: 'session_prune_checks_total',
     help: 'Prune timer firings on this replica: pruned (won the fleet-wide claim), not_due (another replica pruned), failed',
@@ -94,6 +103,7 @@ function sessionStoreMetrics(registry: client.Registry): SessionStoreMetrics {
       };
     },
     touchSkipped: () => skipped.inc(),
+    readBatch: (size) => batchSizes.observe(size),
     pruneChecked(outcome, deleted = 0) {
       pruneRuns.inc({ outcome });
       pruned.inc(deleted);

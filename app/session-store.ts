@@ -11,14 +11,21 @@
  * - A session that was loaded from the table is saved with an UPDATE only. If a logout (on any replica) deleted it
  *   after this request loaded it, the save fails with SessionEndedError instead of inserting the session again.
  * - A session whose JSON is larger than `maxBytes` is refused with SessionTooLargeError; the row stays as it was.
+ *
+ * Reads are coalesced (./session-reads.ts): the sessions that requests ask for in one turn of the event loop are read
+ * with one query.
  */
 import session, { type Session, type SessionData } from 'express-session';
 import type { Request } from 'express';
 import connectPgSimple from 'connect-pg-simple';
 import type pg from 'pg';
 import type { SessionStoreMetrics } from './metrics.js';
+import { createSessionReader, type StoredSession } from './session-reads.js';
 
 export const SESSION_TABLE = 'session';
+
+/** Most sessions read by one query: bounds its size and time when thousands of requests arrive in one turn. */
+const MAX_READ_BATCH = 100;
 
 /** connect-pg-simple's expiry for a session without a cookie expiry (never the case with express-session's maxAge). */
 const DEFAULT_TTL_SECONDS = 24 * 60 * 60;
@@ -93,6 +100,7 @@ export class ThrottledPgStore extends connectPgSimple(session) {
    * new one. Weak: a request's session is forgotten with the request.
    */
   readonly #stored = new WeakSet<object>();
+  readonly #read: (sid: string) => Promise<StoredSession | null>;
 
   constructor({ pool, touchAfterMs, metrics, maxBytes, onTouchError }: ThrottledStoreOptions) {
     super({
@@ -108,6 +116,7 @@ export class ThrottledPgStore extends connectPgSimple(session) {
     this.#metrics = metrics;
     this.#onTouchError = onTouchError;
     this.#maxBytes = maxBytes;
+    this.#read = createSessionReader({ pool, table: SESSION_TABLE, maxBatchSize: MAX_READ_BATCH, onBatch: metrics.readBatch });
   }
 
   /** express-session builds every session it loads from the store here. */
@@ -138,19 +147,11 @@ export class ThrottledPgStore extends connectPgSimple(session) {
   }
 
   async #load(sid: string): Promise<SessionData | null> {
-    // `expire` is a timestamp without time zone holding UTC: its epoch is the instant (whatever Node's TZ).
-    // Unnamed, like every query here: a named prepared statement would break PgBouncer before 1.21 (and other
-    // transaction poolers) for a gain of a few per cent (docs/capacity.md).
-    const { rows } = await this.#pool.query<{ sess: SessionData; expire_ms: number }>(
-      `SELECT sess, extract(epoch FROM expire)::float8 * 1000 AS expire_ms FROM "${SESSION_TABLE}"
-       WHERE sid = $1 AND expire >= to_timestamp($2)`,
-      [sid, Math.ceil(Date.now() / 1000)],
-    );
-    const row = rows[0];
+    const row = await this.#read(sid);
     const maxAge = row?.sess.cookie?.originalMaxAge;
     // No session, or a cookie without max age: nothing to throttle against.
     if (!row || typeof maxAge !== 'number') return row?.sess ?? null;
-    const { sess, expire_ms: stored } = row;
+    const { sess, expireMs: stored } = row;
     const proposed = Date.now() + maxAge;
     // Either way: a fresh row is up to 1 s ahead (stored in whole seconds, rounded up), and a row far ahead (written by
     // a replica whose clock runs fast) is brought back like one far behind.
@@ -163,7 +164,9 @@ export class ThrottledPgStore extends connectPgSimple(session) {
   override touch(sid: string, sess: SessionData, callback?: () => void): void {
     if (this.#skipTouch.delete(sess)) {
       this.#metrics.touchSkipped();
-      process.nextTick(() => callback?.());
+      // Synchronously: express-session then sends the response in one write. Called back later, it writes all but the
+      // last byte now and that byte once called back (its `writetop`): two writes, two packets, for every read.
+      callback?.();
       return;
     }
     const done = this.#metrics.startOperation('touch');
