@@ -5,10 +5,11 @@
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, rmSync } from 'node:fs';
-import { chmod, mkdir, mkdtemp, readFile, rm, stat, unlink, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, rm, unlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
+import { reachableDataDir, redirectBinaries, untraversable } from './embedded-postgres-as-root.js';
 import { freePort } from './ports.js';
 import type { PostgresHandle } from './postgres.js';
 
@@ -26,7 +27,6 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<PostgresHand
   // Without a dataDir: a throwaway folder; 0755 because as root the server runs as the `postgres` OS user.
   const tempDir = opts.dataDir ? undefined : await mkdtemp(path.join(os.tmpdir(), 'pg-embedded-'));
   if (tempDir) await chmod(tempDir, 0o755);
-  const dataDir = tempDir ? path.join(tempDir, 'data') : path.resolve(opts.dataDir!);
   let server: EmbeddedServer | undefined;
   // If the process exits without stop() (process.exit(), an uncaught error): signal the server, as a child process
   // outlives us otherwise (a temp one needs no clean shutdown), and drop the temp dir. Best effort: no waiting here.
@@ -40,8 +40,9 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<PostgresHand
   };
   process.once('exit', onExit);
   try {
-    await ensureReachable(path.dirname(dataDir), asRoot);
-    if (asRoot) await ensureBinariesReachable();
+    // As root the server runs as the `postgres` OS user: a data dir it cannot reach moves to where it can.
+    const { dataDir, movedBecause } = tempDir ? { dataDir: path.join(tempDir, 'data') } : await reachableDataDir(path.resolve(opts.dataDir!), asRoot);
+    if (asRoot) await ensureReachable(path.dirname(dataDir));
     const initialised = existsSync(path.join(dataDir, 'PG_VERSION'));
     const password = await passwordFor(tempDir ? undefined : `${dataDir}.password`, initialised);
     const port = opts.port ?? (await freePort());
@@ -53,7 +54,8 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<PostgresHand
         opts.serverLog?.(line);
       }
     };
-    const EmbeddedPostgres = await loadEmbeddedPostgres();
+    const { EmbeddedPostgres, binaries } = await loadEmbeddedPostgres();
+    if (binaries) log(binaries);
     server = new EmbeddedPostgres({
       databaseDir: dataDir,
       port,
@@ -81,7 +83,8 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<PostgresHand
     await start();
     await createAppDatabase(port, password);
     const version = (await readFile(path.join(dataDir, 'PG_VERSION'), 'utf8')).trim();
-    log(`postgres: embedded PostgreSQL ${version} on 127.0.0.1:${port} (data in ${dataDir}${tempDir ? ', removed on stop' : ''})`);
+    const where = tempDir ? ', removed on stop' : movedBecause ? `, not in ${path.resolve(opts.dataDir!)}: ${movedBecause}` : '';
+    log(`postgres: embedded PostgreSQL ${version} on 127.0.0.1:${port} (data in ${dataDir}${where})`);
 
     let state: 'running' | 'paused' = 'running';
     let stopping: Promise<void> | undefined;
@@ -113,9 +116,20 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<PostgresHand
   }
 }
 
-type EmbeddedServer = InstanceType<Awaited<ReturnType<typeof loadEmbeddedPostgres>>>;
+type EmbeddedServer = InstanceType<Awaited<ReturnType<typeof loadEmbeddedPostgres>>['EmbeddedPostgres']>;
 
-async function loadEmbeddedPostgres() {
+let loading: ReturnType<typeof load> | undefined;
+/** The library, loaded once per process; `binaries` says where its binaries are when they are not in node_modules. */
+function loadEmbeddedPostgres(): ReturnType<typeof load> {
+  return (loading ??= load().catch((err: unknown) => {
+    loading = undefined;
+    throw err;
+  }));
+}
+
+async function load() {
+  // As root, before the library's first import (which imports its binaries): binaries the postgres user can run.
+  const binaries = process.getuid?.() === 0 ? await redirectBinaries() : undefined;
   // Loaded on demand: DATABASE_URL users never pay for it (and it is a devDependency).
   // On import it installs async-exit-hook, whose process handlers fight the app's: on SIGHUP (our rolling restart),
   // SIGINT or SIGTERM it stops every server and exits before the app's own shutdown; on 'beforeExit' it calls
@@ -129,7 +143,7 @@ async function loadEmbeddedPostgres() {
   for (const event of events) {
     for (const listener of emitter.listeners(event)) if (!before.has(listener)) emitter.off(event, listener as () => void);
   }
-  return EmbeddedPostgres;
+  return { EmbeddedPostgres, binaries };
 }
 
 /** The server's child process, which the library keeps private. */
@@ -145,41 +159,10 @@ async function halt(server: EmbeddedServer): Promise<void> {
   else (server as unknown as { process?: ChildProcess }).process = undefined;
 }
 
-/** As root the server runs as the `postgres` OS user, which must be able to traverse every folder above the data. */
-async function ensureReachable(parent: string, asRoot: boolean): Promise<void> {
-  const firstCreated = await mkdir(parent, { recursive: true });
-  if (!asRoot) return;
-  // Folders we just created get 0755 whatever the umask; existing ones are the owner's business, so we only check them.
-  if (firstCreated) for (let dir = parent; ; dir = path.dirname(dir)) {
-    await chmod(dir, 0o755);
-    if (dir === firstCreated) break;
-  }
-  const closed = await untraversable(parent);
-  if (closed) {
-    throw new Error(`postgres: the postgres OS user cannot reach ${parent} because ${closed} is not traversable (chmod o+x ${closed}, or choose another dataDir)`);
-  }
-}
-
-/** The first folder from `dir` up to / that other users cannot traverse, if any. */
-async function untraversable(dir: string): Promise<string | undefined> {
-  for (; ; dir = path.dirname(dir)) {
-    if (((await stat(dir)).mode & 0o001) === 0) return dir;
-    if (dir === path.dirname(dir)) return undefined;
-  }
-}
-
-/**
- * The binaries live in node_modules of the checkout; as root they run as the `postgres` OS user, which must be able
- * to reach them. A checkout in a private folder (mktemp -d, /root) would otherwise fail with a bare EACCES.
- */
-async function ensureBinariesReachable(): Promise<void> {
-  const { initdb } = (await import(`@embedded-postgres/${os.platform()}-${os.arch()}`)) as { initdb: string };
-  const closed = await untraversable(path.dirname(initdb));
-  if (closed) {
-    throw new Error(
-      `postgres: as root, PostgreSQL runs as the postgres OS user, which cannot reach its binaries in node_modules because ${closed} is not traversable (chmod o+x ${closed}, or set DATABASE_URL)`,
-    );
-  }
+/** What is still out of the postgres OS user's reach (a private TMPDIR) stops here with one line, not with an EACCES. */
+async function ensureReachable(dir: string): Promise<void> {
+  const closed = await untraversable(dir);
+  if (closed) throw new Error(`postgres: as root, PostgreSQL runs as the postgres OS user, which cannot traverse ${closed} to reach ${dir}; set TMPDIR or DATABASE_URL`);
 }
 
 /** A new password, kept in `file` (next to a persistent data dir) so that later runs can still log in. */
