@@ -39,7 +39,12 @@ const COLORS: Record<string, string> = {
   nginx: '#38a169',
   'project-1': '#90cdf4',
   'project-2': '#4299e1',
+  'redis-1': '#fc8181',
+  'memory-lone': '#a0aec0',
+  'project-lone': '#bee3f8',
 };
+/** The runs compared in the bar charts: 1 replica each, then 3 each. */
+const CONTENDERS = ['memory', 'project-1', 'redis-1', 'pg-defaults', 'project', 'redis'];
 const CPU_COLORS = { replicas: '#2b6cb0', postgres: '#805ad5', redis: '#c53030', nginx: '#38a169', loadGenerator: '#a0aec0' };
 const CPU_NAMES = { replicas: 'app replicas', postgres: 'PostgreSQL', redis: 'Redis', nginx: 'nginx', loadGenerator: 'load generator' };
 
@@ -50,13 +55,13 @@ const isCeiling = (r: RunSummary) => r.run === 'pgbench' || r.run === 'nginx';
 
 function ratios(r: RunSummary, of: 'vsMemory' | 'vsRedis' | 'p99VsMemory'): string {
   if (r.run === 'pgbench') return '';
-  const parts = of === 'p99VsMemory' ? [r.run !== 'memory' && `${times(r.p99VsMemory)} MemoryStore`] : [r.run !== 'memory' && `${times(r.vsMemory)} MemoryStore`, r.run !== 'redis' && `${times(r.vsRedis)} redis`];
+  const parts = of === 'p99VsMemory' ? [r.run !== 'memory' && `${times(r.p99VsMemory)} MemoryStore`] : [r.run !== 'memory' && `${times(r.vsMemory)} MemoryStore`, !r.run.startsWith('redis') && r.vsRedis !== undefined && `${times(r.vsRedis)} redis on as many replicas`];
   const text = parts.filter(Boolean).join(' · ');
   return text ? ` · ${text}` : '';
 }
 
 function charts(summary: BenchSummary): string {
-  const contenders = summary.runs.filter((r) => ['memory', 'pg-defaults', 'project', 'redis'].includes(r.run));
+  const contenders = summary.runs.filter((r) => CONTENDERS.includes(r.run));
   const ceilings = summary.runs.filter(isCeiling);
   const throughput: Bar[] = contenders.map((r) => ({
     label: r.label,
@@ -74,7 +79,7 @@ function charts(summary: BenchSummary): string {
     note: `${fmt(r.requestsPerSecond, 0)}, p99 ${fmt(r.p99)} ms`,
     muted: true,
   }));
-  const cpu: Bar[] = summary.runs.filter((r) => r.run !== 'pgbench' && !r.run.startsWith('project-')).map((r) => ({
+  const cpu: Bar[] = summary.runs.filter((r) => CONTENDERS.includes(r.run) || r.run === 'nginx').map((r) => ({
     label: r.label,
     segments: (Object.keys(CPU_COLORS) as Array<keyof typeof CPU_COLORS>)
       .filter((k) => r.cpuPer1000[k] > 0)
@@ -83,7 +88,7 @@ function charts(summary: BenchSummary): string {
     muted: isCeiling(r),
   }));
   const memory = summary.runs.find((r) => r.run === 'memory');
-  const redis = summary.runs.find((r) => r.run === 'redis');
+  const redis = [summary.runs.find((r) => r.run === 'redis-1'), summary.runs.find((r) => r.run === 'redis')];
   const flat = (name: string, value: number | undefined, color: string) =>
     value === undefined ? [] : [{ name, points: [[1, value], [3, value]] as Array<[number, number]>, color }];
   const scalingChart = (title: string, y: string, key: 'requestsPerSecond' | 'p99') =>
@@ -94,7 +99,11 @@ function charts(summary: BenchSummary): string {
       series: [
         { name: 'this project', points: summary.scaling.map((p) => [p.replicas, p[key]]), color: COLORS.project },
         ...flat('MemoryStore, 1 replica', memory?.[key], COLORS.memory!),
-        ...flat('connect-redis, 3 replicas', redis?.[key], COLORS.redis!),
+        {
+          name: 'connect-redis, 1 and 3 replicas',
+          points: redis.flatMap((r, i) => (r ? [[i * 2 + 1, r[key]] as [number, number]] : [])),
+          color: COLORS.redis!,
+        },
       ],
     });
   const scaling = scalingChart('This project: throughput on 1, 2 and 3 replicas (same nginx, same PostgreSQL)', 'req/s', 'requestsPerSecond');
@@ -116,13 +125,13 @@ function runsTables(summary: BenchSummary): string {
     (r) => `<tr><td>${h(r.label)}</td>${num(r.requestsPerSecond, 0)}${num(r.vsMemory)}${num(r.vsRedis)}${num(r.p50)}${num(r.p99)}${num(r.p99VsMemory)}${num(r.readP99)}${r.run === 'pgbench' ? '<td></td>' : num(r.writeP99)}${num(r.errors, 0)}${num(r.requests, 0)}</tr>`,
   );
   const cost = summary.runs.map(
-    (r) => `<tr><td>${h(r.label)}</td>${num(r.statementsPerRequest, 3)}${num(r.redisCommandsPerRequest, 3)}${num(r.rowWritesPerRequest, 4)}${num(r.rowWritesPerRead, 4)}${num(r.cpuPer1000.total, 3)}${num(r.cpuPer1000.replicas, 3)}${num(r.cpuPer1000.postgres, 3)}${num(r.cpuPer1000.redis, 3)}${num(r.cpuPer1000.nginx, 3)}${num(r.cpuPer1000.loadGenerator, 3)}</tr>`,
+    (r) => `<tr><td>${h(r.label)}</td>${num(r.statementsPerRequest, 3)}${num(r.sessionReadsPerRequest, 3)}${num(r.redisCommandsPerRequest, 3)}${num(r.rowWritesPerRequest, 4)}${num(r.rowWritesPerRead, 4)}${num(r.cpuPer1000.total, 3)}${num(r.cpuPer1000.replicas, 3)}${num(r.cpuPer1000.postgres, 3)}${num(r.cpuPer1000.redis, 3)}${num(r.cpuPer1000.nginx, 3)}${num(r.cpuPer1000.loadGenerator, 3)}</tr>`,
   );
   return `<section><h2>Every run, medians of the rounds</h2>
 ${table('Speed', ['run', 'req/s (pgbench: tps)', '× MemoryStore', '× connect-redis', 'p50 ms', 'p99 ms', 'p99 × MemoryStore', 'p99 of reads', 'p99 of writes', 'errors', 'requests, all rounds'], speed)}
-${table('Cost per request', ['run', 'PG statements', 'Redis commands', 'session row writes', '… per read-only request', 'CPU s / 1k req', 'app replicas', 'PostgreSQL', 'Redis', 'nginx', 'load generator'], cost)}
+${table('Cost per request', ['run', 'PG statements', '… of them session reads', 'Redis commands', 'session row writes', '… per read-only request', 'CPU s / 1k req', 'app replicas', 'PostgreSQL', 'Redis', 'nginx', 'load generator'], cost)}
 <ul class="notes">
-<li>Ratios are throughput (or p99) divided by MemoryStore's and connect-redis's medians. pgbench counts transactions (one primary-key SELECT each), not HTTP requests.</li>
+<li>Ratios are throughput (or p99) divided by the medians of MemoryStore (1 replica) and of connect-redis on as many replicas (1 or 3; none for the lone-client runs). pgbench counts transactions (one primary-key SELECT each), not HTTP requests.</li>
 <li>Session row writes: PostgreSQL's own count (pg_stat_user_tables n_tup_ins + n_tup_upd + n_tup_del on <code>session</code>) over every measured run on the variant's database, read once the counts had settled; per read-only request: all of them charged to the reads (a cart write keeps its items in <code>cart_items</code> and only touches the session row as a read does), an upper bound. The scaling runs share the project's database and its figure.</li>
 <li>CPU: utime + stime from /proc of the replicas, PostgreSQL (postmaster and backends), redis-server, nginx (master and worker) and the bench process running autocannon, per 1,000 answered requests.</li>
 </ul></section>`;

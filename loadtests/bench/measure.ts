@@ -31,6 +31,9 @@ export interface MeasureContext {
   statementTotals: Map<string, Map<string, StatementCount>>;
 }
 
+/** A query that reads sessions by id: connect-pg-simple's `WHERE sid = $1`, this project's `WHERE sid = ANY($1)`. */
+const SESSION_READ = /^\s*SELECT\b[\s\S]*\bFROM\s+"session"\s+WHERE\s+sid\s*=/i;
+
 type Load = Pick<RunRecord, 'seconds' | 'requests' | 'requestsPerSecond' | 'latencyMs' | 'readP99' | 'writeP99' | 'errors' | 'reads' | 'writes' | 'writesSkipped' | 'statuses'>;
 
 /** undefined when the run cannot happen here (pgbench missing). */
@@ -38,8 +41,9 @@ export async function measureRun(ctx: MeasureContext, run: RunInfo, round: numbe
   const fleet = run.variant && ctx.fleets.get(run.variant);
   if (run.id === 'pgbench' ? !ctx.pgbench : !fleet) return undefined;
   if (fleet && run.serving) await fleet.serveWith(run.serving);
+  const connections = run.connections ?? ctx.connections;
   if (fleet && ctx.warmupSeconds > 0) {
-    await runTraffic({ url: fleet.url, sessions: ctx.sessions.get(run.variant!)!, connections: ctx.connections, seconds: ctx.warmupSeconds });
+    await runTraffic({ url: fleet.url, sessions: ctx.sessions.get(run.variant!)!, connections, seconds: ctx.warmupSeconds });
   }
   const database = run.id === 'pgbench' ? PGBENCH_DATABASE : databaseOf(run.id);
   const groups = {
@@ -59,7 +63,7 @@ export async function measureRun(ctx: MeasureContext, run: RunInfo, round: numbe
 
   const before = await snapshot();
   const load: Load = fleet
-    ? await runTraffic({ url: fleet.url, sessions: ctx.sessions.get(run.variant!)!, connections: ctx.connections, seconds: ctx.seconds })
+    ? await runTraffic({ url: fleet.url, sessions: ctx.sessions.get(run.variant!)!, connections, seconds: ctx.seconds })
     : await pgbenchLoad(ctx);
   const after = await snapshot();
 
@@ -79,6 +83,7 @@ export async function measureRun(ctx: MeasureContext, run: RunInfo, round: numbe
     othersCpuShare: roundTo(others / (load.seconds * cpus().length), 3),
     ...load,
     pgStatements: statements.reduce((s, d) => s + d.calls, 0),
+    sessionReads: statements.filter((d) => SESSION_READ.test(d.query)).reduce((s, d) => s + d.calls, 0),
     redisCommands: run.variant === 'redis' ? Object.entries(after.commands).reduce((s, [k, n]) => s + n - (before.commands[k] ?? 0), 0) : 0,
     cpuSeconds: cpu,
   };

@@ -4,12 +4,12 @@ import { othersLine, renderBenchHtml } from './html.js';
 import type { BenchRecord, BenchSummary } from './summary.js';
 
 function textSummary(record: BenchRecord, summary: BenchSummary): string {
-  const lines = ['run                              req/s   ×Mem  ×redis  p50 ms  p99 ms  errors  stmts/req  row writes/read  CPU s/1k req'];
+  const lines = ['run                              req/s   ×Mem  ×redis  p50 ms  p99 ms  errors  stmts/req  reads/req  row writes/read  CPU s/1k req'];
   const f = (n: number | undefined, w: number, d = 2) => (n === undefined ? '–' : n.toFixed(d)).padStart(w);
   for (const r of summary.runs) {
     lines.push(
       `${r.label.padEnd(30)}${f(r.requestsPerSecond, 8, 0)}${f(r.vsMemory, 7)}${f(r.vsRedis, 8)}${f(r.p50, 8)}${f(r.p99, 8)}${f(r.errors, 8, 0)}` +
-        `${f(r.statementsPerRequest, 11, 3)}${f(r.rowWritesPerRead, 17, 4)}${f(r.cpuPer1000.total, 14, 3)}`,
+        `${f(r.statementsPerRequest, 11, 3)}${f(r.sessionReadsPerRequest, 11, 3)}${f(r.rowWritesPerRead, 17, 4)}${f(r.cpuPer1000.total, 14, 3)}`,
     );
   }
   lines.push('', `Load average ${record.machine.loadBefore} before the bench. ${othersLine(record)}`, '', 'Targets (this project):');
