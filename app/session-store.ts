@@ -164,8 +164,9 @@ export class ThrottledPgStore extends connectPgSimple(session) {
   override touch(sid: string, sess: SessionData, callback?: () => void): void {
     if (this.#skipTouch.delete(sess)) {
       this.#metrics.touchSkipped();
-      // Synchronously: express-session then sends the response in one write. Called back later, it writes all but the
-      // last byte now and that byte once called back (its `writetop`): two writes, two packets, for every read.
+      // At once: express-session then ends the response in one call, one write. A store that answers on a later turn
+      // (MemoryStore's setImmediate, a network round trip) makes it write all but the last byte first and that byte
+      // when called back: two writes per response (seen with strace; a nextTick still lands before Node's uncork).
       callback?.();
       return;
     }
