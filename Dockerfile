@@ -2,7 +2,7 @@
 # The app image: compiled JavaScript and production dependencies only, run as `node` under tini.
 #   docker build -t express-pg-sessions:0.1.0 .
 # The same image runs the replicas (default command) and the migration (`node dist/infra/migrate.js`).
-# Node 26 is the Active LTS line (since 2026-10-28); package.json allows >=20.19.
+# Node 26 is the Active LTS line (since 2026-10-28); package.json's engines allow 24 and 26, CI runs 26.
 
 ARG NODE_IMAGE=node:26-slim
 

@@ -31,6 +31,8 @@ test('When the image is built, every stage starts from one current Node LTS slim
   assert.ok(nodeImage, 'ARG NODE_IMAGE=node:<major>-slim');
   const engines = (JSON.parse(readText('package.json')) as { engines: { node: string } }).engines.node;
   assert.ok(Number(nodeImage[1]) >= Number(/\d+/.exec(engines)![0]), `node ${nodeImage[1]} satisfies engines ${engines}`);
+  // CI and the figures in the README run on .nvmrc's Node: it must be the one the image ships.
+  assert.equal(readText('.nvmrc').trim(), nodeImage[1], '.nvmrc names the image\'s Node major');
   assert.ok(dockerfile.getFROMs().length >= 2, 'multi-stage');
   for (const from of dockerfile.getFROMs()) assert.equal(from.getImage(), '${NODE_IMAGE}');
 
