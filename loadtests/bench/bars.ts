@@ -20,7 +20,8 @@ export interface Bar {
 const W = 900;
 const ROW = 30;
 const LEFT = 240;
-const RIGHT = 250;
+// Each bar's note needs room to its right (13 px text: about 7 px per character), or the SVG clips it.
+const NOTE_CHAR_WIDTH = 7;
 const TOP = 8;
 const AXIS = 26;
 
@@ -28,7 +29,11 @@ export function barChart(title: string, unit: string, bars: Bar[]): string {
   const total = (b: Bar) => b.segments.reduce((s, x) => s + x.value, 0);
   const axis = ticks(0, Math.max(...bars.map(total), 1e-9));
   const max = axis.at(-1)!;
-  const plot = W - LEFT - RIGHT;
+  // The widest plot that still leaves each bar's note room to its right.
+  const plot = Math.min(
+    W - LEFT - 20,
+    ...bars.map((b) => (W - LEFT - 12 - b.note.length * NOTE_CHAR_WIDTH) / Math.max(total(b) / max, 1e-9)),
+  );
   const x = (v: number) => LEFT + (v / max) * plot;
   const height = TOP + bars.length * ROW + AXIS;
   const parts: string[] = [];
