@@ -5,6 +5,7 @@
 import { hostname } from 'node:os';
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { publishedSecret } from './published-secrets.js';
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -254,6 +255,8 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(`Invalid configuration: ${issue.path.join('.') || 'environment'}: ${issue.message}`);
   }
   const env = parsed.data;
+  const published = env.NODE_ENV === 'production' ? publishedSecret(raw) : undefined;
+  if (published) throw new ConfigError(`Invalid configuration: ${published}`);
   const warnings: string[] = [];
   let secrets = splitSecrets(env.SESSION_SECRET);
   if (secrets.length === 0) {

@@ -3,6 +3,7 @@
  * `npm start -- --oidc-mock` and the tests. It has no login page: whoever is sent to it comes back signed in as the
  * current identity (by default "johndoe"). It checks PKCE and echoes the nonce like a real provider.
  */
+import { randomBytes } from 'node:crypto';
 import { OAuth2Server } from 'oauth2-mock-server';
 
 export interface MockIdentity {
@@ -22,7 +23,8 @@ export interface OidcMock {
   stop(): Promise<void>;
 }
 
-const MOCK_CLIENT = { id: 'local-client', secret: 'local-client-secret' };
+// A client secret made per start: replicas run in production mode, which refuses values written in the repository.
+const MOCK_CLIENT = { id: 'local-client', secret: randomBytes(24).toString('base64url') };
 
 export async function startOidcMock(opts: { port?: number } = {}): Promise<OidcMock> {
   const server = new OAuth2Server();

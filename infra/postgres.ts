@@ -4,6 +4,7 @@
  * 2. a throwaway postgres:17-alpine container through Testcontainers, when a container engine answers;
  * 3. embedded PostgreSQL binaries (./embedded-postgres.ts), which need nothing installed.
  */
+import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { startEmbedded } from './embedded-postgres.js';
 import { freePort } from './ports.js';
@@ -86,15 +87,17 @@ async function startContainer(port: number | undefined, log: (line: string) => v
   // A fixed host port: Docker picks a new random host port when a stopped container starts again, and resume()
   // must keep the URL. (Chosen free on this machine, which is where a local engine publishes it.)
   const hostPort = port ?? (await freePort());
+  // A password made per container: replicas run in production mode, which refuses values written in the repository.
+  const password = randomBytes(18).toString('base64url');
   const container = await new GenericContainer('postgres:17-alpine')
-    .withEnvironment({ POSTGRES_USER: 'postgres', POSTGRES_PASSWORD: 'postgres', POSTGRES_DB: 'app' })
+    .withEnvironment({ POSTGRES_USER: 'postgres', POSTGRES_PASSWORD: password, POSTGRES_DB: 'app' })
     .withExposedPorts({ container: 5432, host: hostPort })
     // The image's first-run setup uses a temporary server without TCP, so this succeeds only once the real one is up.
     .withWaitStrategy(Wait.forSuccessfulCommand('pg_isready -h 127.0.0.1 -U postgres'))
     .withStartupTimeout(120_000)
     .start();
   const host = container.getHost() === 'localhost' ? '127.0.0.1' : container.getHost();
-  const url = `postgres://postgres:postgres@${host}:${hostPort}/app`;
+  const url = `postgres://postgres:${password}@${host}:${hostPort}/app`;
   log(`postgres: container postgres:17-alpine on ${host}:${hostPort} (removed on stop)`);
 
   // container.stop() removes the container, so pause/resume stop and start the same container through the engine API.

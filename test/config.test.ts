@@ -5,6 +5,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig, ConfigError } from '../app/config.js';
+import { generatedSecret } from './helpers/app-instance.js';
 
 const SECRET = 'x'.repeat(32);
 
@@ -68,5 +69,41 @@ describe('Configuration', () => {
         assert.equal(err.message.split('\n').length, 1);
       }
     }
+  });
+
+  describe('Secrets published in this repository', () => {
+    const EXAMPLE_SECRET = 'example-only-session-secret-replace-me-0123456789'; // k8s/10-secrets.example.yaml
+    const EXAMPLE_PASSWORD = 'example-only-database-password';
+    const production = { NODE_ENV: 'production', SESSION_SECRET: generatedSecret() };
+    const cases: [string, string, NodeJS.ProcessEnv, string][] = [
+      ['the example SESSION_SECRET', 'SESSION_SECRET', { SESSION_SECRET: EXAMPLE_SECRET }, EXAMPLE_SECRET],
+      ['the example secret as the old one of a rotation', 'SESSION_SECRET', { SESSION_SECRET: `${generatedSecret()}, ${EXAMPLE_SECRET}` }, EXAMPLE_SECRET],
+      ['the development secret set by hand', 'SESSION_SECRET', { SESSION_SECRET: 'dev-only-insecure-session-secret-change-me!' }, 'dev-only'],
+      ['the example database password in DATABASE_URL', 'DATABASE_URL', { DATABASE_URL: `postgres://app:${encodeURIComponent(EXAMPLE_PASSWORD)}@db:5432/app` }, EXAMPLE_PASSWORD],
+      ['the example database password as PGPASSWORD', 'PGPASSWORD', { PGPASSWORD: EXAMPLE_PASSWORD }, EXAMPLE_PASSWORD],
+      ['a test fixture as SUPABASE_DB_PASSWORD', 'SUPABASE_DB_PASSWORD', { SUPABASE_URL: 'https://abcdefgh.supabase.co', SUPABASE_DB_PASSWORD: 'p@ss/word', DATABASE_SSL: 'require' }, 'p@ss/word'],
+      ['the old mock provider secret as OIDC_CLIENT_SECRET', 'OIDC_CLIENT_SECRET', { OIDC_ISSUER_URL: 'https://id.example.com', OIDC_CLIENT_ID: 'app', OIDC_CLIENT_SECRET: 'local-client-secret', OIDC_REDIRECT_URL: 'https://app.example.com/api/oidc/callback' }, 'local-client-secret'],
+    ];
+    for (const [what, setting, env, value] of cases) {
+      it(`When production is given ${what}, then it refuses with one line naming ${setting}, never the value`, () => {
+        try {
+          loadConfig({ ...production, ...env });
+          assert.fail('accepted');
+        } catch (err) {
+          assert.ok(err instanceof ConfigError, String(err));
+          assert.match(err.message, new RegExp(`^Invalid configuration: ${setting}: .*published in this repository`));
+          assert.equal(err.message.split('\n').length, 1);
+          assert.ok(!err.message.includes(value), err.message);
+        }
+      });
+    }
+
+    it('When a published value is used outside production, then it is accepted (tests and development use them)', () => {
+      assert.doesNotThrow(() => loadConfig({ NODE_ENV: 'test', SESSION_SECRET: EXAMPLE_SECRET, PGPASSWORD: EXAMPLE_PASSWORD }));
+    });
+
+    it('When production is given generated secrets, then it starts', () => {
+      assert.doesNotThrow(() => loadConfig({ ...production, DATABASE_URL: `postgres://app:${generatedSecret()}@db/app`, PGPASSWORD: generatedSecret() }));
+    });
   });
 });

@@ -8,6 +8,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { replicaEnv } from './helpers/replicas.js';
+import { generatedSecret } from './helpers/app-instance.js';
 import { startReplica, waitForReady } from '../infra/replica.js';
 import { freePort } from '../infra/ports.js';
 import { HttpClient } from './helpers/http-client.js';
@@ -50,7 +51,7 @@ describe('Startup in production', () => {
   }
 
   it('When the database cannot be reached, then the process exits 1 instead of falling back to memory', async () => {
-    const { code, stderr } = await runServer(replicaEnv('postgres://app:wrong@127.0.0.1:1/app', { PG_CONNECT_TIMEOUT_MS: '500' }));
+    const { code, stderr } = await runServer(replicaEnv(`postgres://app:${generatedSecret()}@127.0.0.1:1/app`, { PG_CONNECT_TIMEOUT_MS: '500' }));
     assert.equal(code, 1);
     assert.match(stderr, /^Cannot use the database at startup: /);
   });

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { parse } from 'yaml';
 import { knownEnvVars, loadConfig, type Config } from '../../app/config.js';
 import { NAMESPACE } from '../../infra/render-k8s-nginx.js';
+import { generatedSecret } from '../helpers/app-instance.js';
 import { interpolate, interpolatedNames, loadCompose, loadManifests, manifest, parseEnvFile, readText, type Doc, type Manifest } from './files.js';
 
 const APP_IMAGE = 'express-pg-sessions';
@@ -18,7 +19,7 @@ const envExample = parseEnvFile(readText('.env.example'));
 const version = (JSON.parse(readText('package.json')) as { version: string }).version;
 
 /** .env.example as a user fills it in: the two secrets it leaves empty get values of the right shape. */
-const filledEnv = new Map([...envExample, ['SESSION_SECRET', 'a-generated-secret-of-at-least-32-characters'], ['POSTGRES_PASSWORD', 'generated-password']]);
+const filledEnv = new Map([...envExample, ['SESSION_SECRET', generatedSecret()], ['POSTGRES_PASSWORD', generatedSecret()]]);
 
 function composeEnv(service: string): NodeJS.ProcessEnv {
   const env = compose.services[service].environment as Record<string, string>;

@@ -1,4 +1,5 @@
 /** Builds the real app in this process on a real pool and listens on port 0; closes everything in t.after. */
+import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { TestContext } from 'node:test';
 import { pino } from 'pino';
@@ -8,7 +9,10 @@ import { createPool } from '../../app/db.js';
 import { createSessionStore, closeSessionStore } from '../../app/session.js';
 import { createApp } from '../../app/app.js';
 
-export const TEST_SECRET = 'test-secret-that-is-at-least-32-characters-long';
+/** A session secret made for this run: production refuses every value written in the repository (app/published-secrets.ts). */
+export const generatedSecret = (): string => randomBytes(36).toString('base64url');
+
+export const TEST_SECRET = generatedSecret();
 
 export interface AppInstance {
   url: string;

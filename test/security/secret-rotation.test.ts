@@ -10,9 +10,10 @@ import { HttpClient, PASSWORD, uniqueName } from '../helpers/http-client.js';
 import { migratedDatabase } from '../helpers/database.js';
 import { replicaEnv } from '../helpers/replicas.js';
 import { sessionIdOf, signedSessionCookie } from '../helpers/cookies.js';
+import { generatedSecret } from '../helpers/app-instance.js';
 
-const OLD = 'old-secret-old-secret-old-secret-0001';
-const NEW = 'new-secret-new-secret-new-secret-0002';
+const OLD = generatedSecret();
+const NEW = generatedSecret();
 
 let oldOnly: ReplicaProcess; // SESSION_SECRET=OLD
 let rotating: ReplicaProcess; // SESSION_SECRET=NEW,OLD

@@ -1,0 +1,54 @@
+/**
+ * Secret values that this repository publishes (examples, defaults, test fixtures, now or in its history): anyone can
+ * read them, so production refuses them. test/published-secrets.test.ts scans the tracked files and fails when a
+ * secret setting there is given a value missing from this list.
+ */
+const PUBLISHED = new Set([
+  // k8s/10-secrets.example.yaml (applied by `kubectl apply -f k8s` until it was removed)
+  'example-only-session-secret-replace-me-0123456789',
+  'example-only-database-password',
+  // app/config.ts: the development secret, if someone sets it by hand
+  'dev-only-insecure-session-secret-change-me!',
+  // test fixtures, the local OpenID Connect provider's client and the Testcontainers database (made at run time since)
+  'test-secret-that-is-at-least-32-characters-long',
+  'old-secret-old-secret-old-secret-0001',
+  'new-secret-new-secret-new-secret-0002',
+  'a-generated-secret-of-at-least-32-characters',
+  'generated-password',
+  'local-client-secret',
+  'postgres',
+  'p@ss/word',
+  'pw',
+  // passwords of postgres:// URLs in docs and tests
+  'pass',
+  'p',
+  'secret',
+  'wrong',
+]);
+
+/** The settings that hold secrets, and how to make a good one. */
+const GENERATE = { secret: 'openssl rand -base64 48', password: 'openssl rand -hex 24' };
+
+function secretsIn(env: NodeJS.ProcessEnv): [setting: string, value: string | undefined, generate: string][] {
+  let urlPassword: string | undefined;
+  if (env.DATABASE_URL && URL.canParse(env.DATABASE_URL)) urlPassword = decodeURIComponent(new URL(env.DATABASE_URL).password);
+  return [
+    ...(env.SESSION_SECRET ?? '').split(',').map((s): [string, string, string] => ['SESSION_SECRET', s.trim(), GENERATE.secret]),
+    ['DATABASE_URL', urlPassword, GENERATE.password],
+    ['PGPASSWORD', env.PGPASSWORD, GENERATE.password],
+    ['SUPABASE_DB_PASSWORD', env.SUPABASE_DB_PASSWORD, GENERATE.password],
+    ['OIDC_CLIENT_SECRET', env.OIDC_CLIENT_SECRET, 'the secret your provider issued for this client'],
+  ];
+}
+
+/** A one-line reason naming the first secret setting whose value is published here (never the value), or undefined. */
+export function publishedSecret(env: NodeJS.ProcessEnv): string | undefined {
+  const found = secretsIn(env).find(([, value]) => value && PUBLISHED.has(value));
+  if (!found) return undefined;
+  const [setting, , generate] = found;
+  const what = setting === 'DATABASE_URL' ? 'its password' : 'the value';
+  return `${setting}: ${what} is published in this repository (an example or test value), so anyone knows it; use your own (${generate})`;
+}
+
+/** For the repository scan: is this value in the list? */
+export const isPublishedSecret = (value: string): boolean => PUBLISHED.has(value);
