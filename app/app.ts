@@ -56,14 +56,14 @@ export function createApp({ config, pool, store, logger, lifecycle = { draining:
         req: (req) => ({ id: req.id, method: req.method, url: req.url }),
         res: (res) => ({ statusCode: res.statusCode }),
       },
-      autoLogging: { ignore: (req) => ['/healthz', '/readyz', '/metrics'].includes(req.url ?? '') },
+      autoLogging: { ignore: (req) => ['/healthz', '/readyz'].includes(req.url ?? '') },
     }),
   );
   app.use(timeRequests(metrics));
   // Plain HTTP is legitimate locally; upgrading subresources to https would break the page there.
   app.use(helmet({ contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } } }));
   app.use(requireHost);
-  app.use(healthRoutes(pool, lifecycle, metrics));
+  app.use(healthRoutes(pool, lifecycle));
 
   // Routes carry their full path, so the metrics label is the route as written (and never the raw URL).
   app.use('/api', ...jsonOnly(JSON_LIMIT), sessionMiddleware(config, store));

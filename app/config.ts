@@ -31,6 +31,8 @@ const schema = z
     NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
     HOST: z.string().min(1).default('0.0.0.0'),
     PORT: int(0, 65535, 3000),
+    // Prometheus scrapes this port, never the app port (which nginx makes public); 0 turns the metrics server off.
+    METRICS_PORT: int(0, 65535, 9464),
     INSTANCE_ID: z.string().min(1).max(100).optional(),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     TRUST_PROXY_HOPS: int(0, 10, 1),
@@ -108,6 +110,9 @@ const schema = z
     if (env.DATABASE_SSL === 'verify-full' && !env.DATABASE_SSL_CA) {
       ctx.addIssue({ code: 'custom', path: ['DATABASE_SSL_CA'], message: 'is required with DATABASE_SSL=verify-full' });
     }
+    if (env.METRICS_PORT !== 0 && env.METRICS_PORT === env.PORT) {
+      ctx.addIssue({ code: 'custom', path: ['METRICS_PORT'], message: 'must differ from PORT (metrics are served apart from the app)' });
+    }
     checkOidc(env, ctx);
   });
 
@@ -158,6 +163,8 @@ export interface Config {
   env: 'development' | 'test' | 'production';
   host: string;
   port: number;
+  /** Where GET /metrics is served, on `host`; undefined when METRICS_PORT=0 (no metrics server). */
+  metricsPort?: number;
   instanceId: string;
   logLevel: string;
   trustProxyHops: number;
@@ -272,6 +279,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     env: env.NODE_ENV,
     host: env.HOST,
     port: env.PORT,
+    metricsPort: env.METRICS_PORT || undefined,
     instanceId: env.INSTANCE_ID ?? `${hostname()}-${process.pid}`,
     logLevel: env.LOG_LEVEL,
     trustProxyHops: env.TRUST_PROXY_HOPS,

@@ -1,5 +1,5 @@
-/** Entry point: config, pool, startup checks, listen, the fleet-wide pruner, and graceful shutdown on SIGTERM/SIGINT. */
-import { createServer } from 'node:http';
+/** Entry point: config, pool, startup checks, listen (app and metrics ports), the fleet-wide pruner, and graceful shutdown on SIGTERM/SIGINT. */
+import { createServer, type Server } from 'node:http';
 import closeWithGrace from 'close-with-grace';
 import { pino } from 'pino';
 import { ConfigError, loadConfig, type Config } from './config.js';
@@ -7,6 +7,7 @@ import { createPool } from './db.js';
 import { createSessionStore } from './session.js';
 import { startSessionPruner } from './session-pruner.js';
 import { createMetrics } from './metrics.js';
+import { startMetricsServer } from './metrics-server.js';
 import { createApp } from './app.js';
 import { shutdown } from './shutdown.js';
 import { answerClientErrors } from './http/client-errors.js';
@@ -47,6 +48,19 @@ try {
   process.exit(1);
 }
 
+// Before the app port opens: a replica whose metrics port is taken stops here instead of serving unobserved.
+let metricsServer: Server | undefined;
+if (config.metricsPort) {
+  try {
+    metricsServer = await startMetricsServer(metrics.registry, config.host, config.metricsPort);
+  } catch (err) {
+    console.error(`Cannot serve metrics on ${config.host}:${config.metricsPort} (METRICS_PORT): ${(err as Error).message}`);
+    await pool.end().catch(() => {});
+    process.exit(1);
+  }
+  logger.info({ metricsPort: config.metricsPort }, `metrics on ${config.host}:${config.metricsPort}/metrics`);
+}
+
 const lifecycle: Lifecycle = { draining: false };
 // Host is checked by the app (requireHost), so that its 400 is JSON like every other error.
 const server = createServer({ requireHostHeader: false }, createApp({ config, pool, store, logger, lifecycle, metrics }));
@@ -73,5 +87,5 @@ const hardLimitMs = drainMs + timeoutMs + config.database.statementTimeoutMs + 2
 closeWithGrace({ delay: hardLimitMs, logger }, async ({ signal, err }) => {
   if (err) logger.error({ err }, 'fatal error, shutting down');
   else logger.info({ signal }, 'shutting down');
-  await shutdown({ server, lifecycle, store, pool, pruner, logger, drainMs, timeoutMs });
+  await shutdown({ server, metricsServer, lifecycle, store, pool, pruner, logger, drainMs, timeoutMs });
 });

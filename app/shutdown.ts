@@ -1,6 +1,6 @@
 /**
  * Graceful shutdown as a sequence: fail readiness, keep serving while the balancer notices, stop accepting,
- * finish in-flight requests (bounded), stop the pruner, close the session store and the pool.
+ * finish in-flight requests (bounded), stop the pruner, close the session store and the pool, then the metrics port.
  */
 import type { Server } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -9,10 +9,13 @@ import type pg from 'pg';
 import type { Logger } from 'pino';
 import type { Lifecycle } from './routes/health.js';
 import { closeSessionStore } from './session.js';
+import { closeMetricsServer } from './metrics-server.js';
 import type { SessionPruner } from './session-pruner.js';
 
 export interface ShutdownDeps {
   server: Server;
+  /** The metrics port's server (app/metrics-server.ts); absent with METRICS_PORT=0. */
+  metricsServer?: Server;
   lifecycle: Lifecycle;
   store: Store;
   pool: pg.Pool;
@@ -24,7 +27,7 @@ export interface ShutdownDeps {
   timeoutMs: number;
 }
 
-export async function shutdown({ server, lifecycle, store, pool, pruner, logger, drainMs, timeoutMs }: ShutdownDeps): Promise<void> {
+export async function shutdown({ server, metricsServer, lifecycle, store, pool, pruner, logger, drainMs, timeoutMs }: ShutdownDeps): Promise<void> {
   lifecycle.draining = true;
   logger.info({ drainMs }, 'shutdown: readiness failing, draining');
   await sleep(drainMs);
@@ -46,5 +49,7 @@ export async function shutdown({ server, lifecycle, store, pool, pruner, logger,
   // Waits for queries still running (a request cut at the deadline): statement_timeout, or the pool's query
   // timeout just after it, bounds them.
   await pool.end();
+  // Last, after the app server: Prometheus can still scrape the drain (in-flight requests, store errors) until here.
+  if (metricsServer) await closeMetricsServer(metricsServer);
   logger.info('shutdown: complete');
 }

@@ -27,8 +27,11 @@ export interface ClusterOptions {
 export interface ReplicaInfo {
   index: number;
   port: number;
+  /** Where this replica serves GET /metrics (not through nginx). */
+  metricsPort: number;
   pid: number;
   url: string;
+  metricsUrl: string;
   logFile: string;
   restarts: number;
 }
@@ -51,6 +54,7 @@ export interface Cluster {
 interface Slot {
   index: number;
   port: number;
+  metricsPort: number;
   logFile: string;
   process: ReplicaProcess;
   /** Out of nginx's upstream list (restarting). */
@@ -81,7 +85,7 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
   let nginx: NginxHandle | undefined;
 
   const spawnInto = (slot: Omit<Slot, 'process' | 'ready'> & Partial<Slot>): Slot => {
-    const child = startReplica({ port: slot.port, env, logFile: slot.logFile, detached: true });
+    const child = startReplica({ port: slot.port, metricsPort: slot.metricsPort, env, logFile: slot.logFile, detached: true });
     const full = slot as Slot;
     full.process = child;
     full.ready = waitForReady(child);
@@ -107,9 +111,9 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
 
   const slots: Slot[] = [];
   for (let index = 0; index < replicas; index++) {
-    const port = await freePort();
+    const [port, metricsPort] = [await freePort(), await freePort()];
     const logFile = join(logDir, `replica-${index + 1}.log`);
-    slots.push(spawnInto({ index, port, logFile, down: false, planned: false, restarts: 0 }));
+    slots.push(spawnInto({ index, port, metricsPort, logFile, down: false, planned: false, restarts: 0 }));
   }
   try {
     await Promise.all(slots.map((s) => s.ready));
@@ -133,7 +137,8 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
   });
 
   function info(s: Slot): ReplicaInfo {
-    return { index: s.index, port: s.port, pid: s.process.pid, url: s.process.url, logFile: s.logFile, restarts: s.restarts };
+    const { port, metricsPort, logFile, restarts } = s;
+    return { index: s.index, port, metricsPort, pid: s.process.pid, url: s.process.url, metricsUrl: s.process.metricsUrl!, logFile, restarts };
   }
 
   function writeState() {

@@ -9,6 +9,8 @@ const serverEntry = fileURLToPath(new URL('../app/server.ts', import.meta.url));
 export interface ReplicaProcess {
   port: number;
   url: string;
+  /** The metrics port's base URL (GET /metrics there), when started with a metricsPort. */
+  metricsUrl?: string;
   pid: number;
   child: ChildProcess;
   /** Resolves with the exit code (or the signal name) once the process is gone. */
@@ -19,6 +21,11 @@ export interface ReplicaProcess {
 
 export interface StartReplicaOptions {
   port: number;
+  /**
+   * Its metrics port (METRICS_PORT). Absent: none (METRICS_PORT=0), so replicas started side by side never compete
+   * for the default 9464.
+   */
+  metricsPort?: number;
   env: NodeJS.ProcessEnv;
   /** Appends stdout and stderr there; default: inherited by nothing (ignored). */
   logFile?: string;
@@ -28,10 +35,10 @@ export interface StartReplicaOptions {
   args?: string[];
 }
 
-export function startReplica({ port, env, logFile, detached = false, args = ['--import', 'tsx', serverEntry] }: StartReplicaOptions): ReplicaProcess {
+export function startReplica({ port, metricsPort, env, logFile, detached = false, args = ['--import', 'tsx', serverEntry] }: StartReplicaOptions): ReplicaProcess {
   const fd = logFile ? openSync(logFile, 'a') : undefined;
   const child = spawn(process.execPath, args, {
-    env: { ...env, PORT: String(port), HOST: env.HOST ?? '127.0.0.1' },
+    env: { ...env, PORT: String(port), METRICS_PORT: String(metricsPort ?? 0), HOST: env.HOST ?? '127.0.0.1' },
     stdio: ['ignore', fd ?? 'ignore', fd ?? 'ignore'],
     detached,
   });
@@ -42,6 +49,7 @@ export function startReplica({ port, env, logFile, detached = false, args = ['--
   return {
     port,
     url: `http://127.0.0.1:${port}`,
+    metricsUrl: metricsPort ? `http://127.0.0.1:${metricsPort}` : undefined,
     pid: child.pid!,
     child,
     exited,

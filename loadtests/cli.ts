@@ -6,6 +6,8 @@ export const USAGE = `Usage: npm run loadtest -- [options]
 
   --url URL            a running deployment (compose, Kubernetes ingress, npm start); default: start a local
                        cluster (PostgreSQL, 3 replicas, nginx) and stop it afterwards
+  --metrics-url URL    with --url: one replica's metrics port, for the memory scenario (skipped without it), e.g.
+                       http://127.0.0.1:9464 after kubectl port-forward <app pod> 9464
   --scenario a,b       scenarios to run (default: all): sharing, rolling-restart, crash, full-restart, memory
   --users N            virtual users of the traffic scenarios (default 200)
   --duration S         seconds of load in sharing, and around the events of rolling-restart and crash (default 20)
@@ -36,6 +38,7 @@ export function parseCli(argv: string[]): CliOptions {
     args: argv,
     options: {
       url: { type: 'string' },
+      'metrics-url': { type: 'string' },
       scenario: { type: 'string' },
       users: { type: 'string', default: '200' },
       duration: { type: 'string', default: '20' },
@@ -46,9 +49,14 @@ export function parseCli(argv: string[]): CliOptions {
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
-  if (values.url !== undefined && !/^https?:\/\/[^/]+/.test(values.url)) throw new Error('--url must be an http:// or https:// URL');
+  for (const name of ['url', 'metrics-url'] as const) {
+    const value = values[name];
+    if (value !== undefined && !/^https?:\/\/[^/]+/.test(value)) throw new Error(`--${name} must be an http:// or https:// URL`);
+  }
+  if (values['metrics-url'] !== undefined && values.url === undefined) throw new Error('--metrics-url goes with --url (the local cluster knows its replicas)');
   return {
     url: values.url?.replace(/\/+$/, ''),
+    metricsUrl: values['metrics-url']?.replace(/\/+$/, ''),
     scenarios: values.scenario
       ?.split(',')
       .map((s) => s.trim())

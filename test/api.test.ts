@@ -233,13 +233,13 @@ describe('Logout', () => {
 });
 
 describe('Operations endpoints', () => {
-  it('When asked, then /healthz and /readyz are 200 and /metrics is Prometheus text with the instance label', async (t) => {
+  it('When asked, then /healthz and /readyz are 200, and the metrics port answers Prometheus text with the instance label', async (t) => {
     const app = await startApp(t, databaseUrl);
     const client = new HttpClient(app.url);
     assert.equal((await client.get('/healthz')).status, 200);
     assert.deepEqual((await client.get('/readyz')).body, { status: 'ready' });
     await client.get('/api/me');
-    const metrics = await client.get('/metrics');
+    const metrics = await new HttpClient(app.metricsUrl).get('/metrics');
     assert.equal(metrics.status, 200);
     assert.match(metrics.headers.get('content-type')!, /text\/plain/);
     const line = metrics.body.split('\n').find((l: string) => l.startsWith('http_request_duration_seconds_count') && l.includes('route="/api/me"'));
@@ -247,6 +247,20 @@ describe('Operations endpoints', () => {
     assert.match(line, /status="401"/);
     assert.match(line, /instance="in-process"/);
     assert.match(metrics.body, /pg_pool_total_connections\{instance="in-process"\}/);
+  });
+
+  it('When /metrics is asked on the app port, then it is a JSON 404 like any unknown path (metrics are private)', async (t) => {
+    const app = await startApp(t, databaseUrl);
+    const res = await new HttpClient(app.url).get('/metrics');
+    assert.equal(res.status, 404);
+    assert.deepEqual(res.body, { error: 'not found' });
+  });
+
+  it('When the metrics port is asked anything but GET /metrics, then it answers a JSON 404 or 405', async (t) => {
+    const app = await startApp(t, databaseUrl);
+    const client = new HttpClient(app.metricsUrl);
+    assert.deepEqual([(await client.get('/')).status, (await client.get('/api/me')).status], [404, 404]);
+    assert.equal((await client.post('/metrics', {})).status, 405);
   });
 
   it('When the database cannot be reached, then /readyz is 503 and /healthz stays 200', async (t) => {

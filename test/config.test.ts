@@ -71,6 +71,15 @@ describe('Configuration', () => {
     }
   });
 
+  it('When METRICS_PORT is unset, then metrics get port 9464; 0 turns them off; a bad or clashing port is one line naming it', () => {
+    assert.equal(loadConfig({}).metricsPort, 9464);
+    assert.equal(loadConfig({ METRICS_PORT: '0' }).metricsPort, undefined);
+    assert.equal(loadConfig({ METRICS_PORT: '9100' }).metricsPort, 9100);
+    for (const env of [{ METRICS_PORT: '65536' }, { METRICS_PORT: 'nine' }, { PORT: '9464' }, { PORT: '4000', METRICS_PORT: '4000' }]) {
+      assert.throws(() => loadConfig(env), (err: Error) => err instanceof ConfigError && /^Invalid configuration: METRICS_PORT: [^\n]+$/.test(err.message));
+    }
+  });
+
   describe('Secrets published in this repository', () => {
     const EXAMPLE_SECRET = 'example-only-session-secret-replace-me-0123456789'; // k8s/10-secrets.example.yaml
     const EXAMPLE_PASSWORD = 'example-only-database-password';

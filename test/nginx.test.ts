@@ -182,3 +182,15 @@ test('When the body is over the limit, nginx answers 413', async (t) => {
   assert.equal(typeof ((await res.json()) as { error?: unknown }).error, 'string');
   assert.equal(a.hits, 0, 'the replica never saw the request');
 });
+
+test('When a replica would answer /metrics (an image from before the metrics port), nginx answers a JSON 404 itself and never forwards it', async (t) => {
+  const replica = await startReplica(t, 'old-image');
+  const nginx = await startProxy(t, [{ address: replica.address }]);
+  for (const path of ['/metrics', '/metrics/', '/METRICS', '//metrics', '/%6detrics', '/metrics?name=x']) {
+    const res = await fetch(`${nginx.url}${path}`);
+    assert.equal(res.status, 404, path);
+    assert.deepEqual(await res.json(), { error: 'not found' }, path);
+  }
+  assert.equal(replica.hits, 0, 'no metrics request reached the replica');
+  assert.equal((await fetch(`${nginx.url}/metricsx`)).status, 200, 'only /metrics itself is kept back');
+});

@@ -1,14 +1,13 @@
-/** Liveness (no database), readiness (database reachable and not draining), and Prometheus metrics. */
+/** Liveness (no database) and readiness (database reachable and not draining). Metrics have their own port (app/metrics-server.ts). */
 import { Router } from 'express';
 import type pg from 'pg';
-import type { Metrics } from '../metrics.js';
 
 export interface Lifecycle {
   /** Set when shutdown starts: readiness fails so the balancer stops sending new work. */
   draining: boolean;
 }
 
-export function healthRoutes(pool: pg.Pool, lifecycle: Lifecycle, metrics: Metrics): Router {
+export function healthRoutes(pool: pg.Pool, lifecycle: Lifecycle): Router {
   const router = Router();
   router.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
@@ -21,9 +20,6 @@ export function healthRoutes(pool: pg.Pool, lifecycle: Lifecycle, metrics: Metri
     } catch {
       res.status(503).json({ status: 'database unreachable' });
     }
-  });
-  router.get('/metrics', async (_req, res) => {
-    res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
   });
   return router;
 }

@@ -15,6 +15,8 @@ import { loadConfig } from '../../app/config.js';
 import { createPool } from '../../app/db.js';
 import { createApp } from '../../app/app.js';
 import { shutdown } from '../../app/shutdown.js';
+import { createMetrics } from '../../app/metrics.js';
+import { startMetricsServer } from '../../app/metrics-server.js';
 
 const kind = process.env.BENCH_STORE;
 if (kind !== 'memory' && kind !== 'pg-defaults' && kind !== 'redis') {
@@ -39,14 +41,17 @@ async function buildStore(db: pg.Pool): Promise<{ store: Store; after?: () => Pr
 
 const { store, after } = await buildStore(pool);
 const lifecycle = { draining: false };
-const server = createServer(createApp({ config, pool, store, logger, lifecycle }));
+const metrics = createMetrics(config.instanceId, pool);
+const server = createServer(createApp({ config, pool, store, logger, lifecycle, metrics }));
 // As app/server.ts: idle upstream connections must outlive nginx's keepalive_timeout (60 s).
 server.keepAliveTimeout = 65_000;
 server.headersTimeout = 66_000;
 server.listen(config.port, config.host);
+// As app/server.ts: the same app serves the same metrics on their own port (METRICS_PORT; infra/replica.ts sets it).
+const metricsServer = config.metricsPort ? await startMetricsServer(metrics.registry, config.host, config.metricsPort) : undefined;
 
 process.once('SIGTERM', () => {
-  void shutdown({ server, lifecycle, store, pool, logger, drainMs: 0, timeoutMs: 5_000 })
+  void shutdown({ server, metricsServer, lifecycle, store, pool, logger, drainMs: 0, timeoutMs: 5_000 })
     .then(after)
     .finally(() => process.exit(0));
 });

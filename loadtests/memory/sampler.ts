@@ -1,9 +1,8 @@
 /**
  * Memory of the replicas while the memory scenario runs: resident set size and V8 heap in use, per replica.
  * Local replicas: a full garbage collection first (GC_SIGNAL), then RSS from /proc/<pid>/status (VmRSS) and heap
- * from the replica's own /metrics. A --url deployment: /metrics through its balancer, which answers from one
- * replica at a time (prom-client's process_resident_memory_bytes for RSS), garbage included; its `instance` label
- * says which replica answered.
+ * from the replica's own metrics port. A --url deployment: the one replica whose metrics port --metrics-url names
+ * (prom-client's process_resident_memory_bytes for RSS), garbage included; its `instance` label names it.
  */
 import { readFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -27,6 +26,7 @@ function metric(text: string, name: string): { value: number; instance: string }
   return { value: Number(match[2]), instance };
 }
 
+/** `baseUrl` is a replica's metrics port (the app port and the balancer have no /metrics). */
 async function metricsText(baseUrl: string): Promise<string> {
   const res = await fetch(new URL('/metrics', baseUrl), { signal: AbortSignal.timeout(5_000) });
   if (res.status !== 200) throw new Error(`${baseUrl}/metrics answered HTTP ${res.status}`);
@@ -57,9 +57,9 @@ export function clusterSampler(cluster: Cluster): Sampler {
     await sleep(COLLECTION_MS);
     const samples = await Promise.all(
       replicas.map(async (replica) => {
-        const [text, rss] = await Promise.all([metricsText(replica.url), vmRssBytes(replica.pid)]);
+        const [text, rss] = await Promise.all([metricsText(replica.metricsUrl), vmRssBytes(replica.pid)]);
         const heap = metric(text, 'nodejs_heap_size_used_bytes');
-        if (!heap) throw new Error(`no nodejs_heap_size_used_bytes in ${replica.url}/metrics`);
+        if (!heap) throw new Error(`no nodejs_heap_size_used_bytes in ${replica.metricsUrl}/metrics`);
         return { instance: heap.instance, rssMB: rss / MB, heapMB: heap.value / MB };
       }),
     );
@@ -68,7 +68,7 @@ export function clusterSampler(cluster: Cluster): Sampler {
   return { sample, collects: true };
 }
 
-/** Whichever replica the balancer sends /metrics to. */
+/** The one replica whose metrics port is `url`. */
 export function urlSampler(url: string): Sampler {
   const sample = async () => {
     const text = await metricsText(url);

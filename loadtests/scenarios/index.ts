@@ -19,7 +19,7 @@ export function selectScenarios(names: string[] | undefined): Scenario[] {
 
 export async function runScenario(scenario: Scenario, ctx: ScenarioContext): Promise<ScenarioResult> {
   const about = { name: scenario.name, title: scenario.title, proves: scenario.proves };
-  const reason = scenario.unsupported?.(ctx.target);
+  const reason = scenario.unsupported?.(ctx.target, ctx.options);
   if (reason) return { ...about, status: 'skipped', headline: reason, figures: [], tables: [], charts: [], notes: [], seconds: 0 };
   const started = Date.now();
   try {

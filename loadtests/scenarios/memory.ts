@@ -72,6 +72,10 @@ export const memory: Scenario = {
   proves:
     'With the Postgres store, a replica’s memory does not grow with the number of sessions: they live in PostgreSQL. ' +
     'The same run against SESSION_STORE=memory (one replica, development only) shows the growth the Postgres store avoids.',
+  unsupported: (target, options) =>
+    target.local || options.metricsUrl
+      ? undefined
+      : 'it samples a replica’s memory on its metrics port, which is not behind the balancer: pass --metrics-url (one replica’s port 9464)',
   async run({ target, options, prefix, progress, log }) {
     const users = await createUsers(target.url, CONNECTIONS, `${prefix}m`);
     const local = target.local;
@@ -82,7 +86,7 @@ export const memory: Scenario = {
       users,
       sessions: options.sessions,
       maxSeconds: options.memorySeconds,
-      sampler: local ? clusterSampler(local.cluster()) : urlSampler(target.url),
+      sampler: local ? clusterSampler(local.cluster()) : urlSampler(options.metricsUrl!),
       nameOf: nameOf('Postgres store'),
       progress: (counts) => progress('memory: Postgres store', counts),
     });

@@ -11,6 +11,8 @@ export interface ScenarioOptions {
   sessions: number;
   /** Upper bound in seconds on creating them, per store. */
   memorySeconds: number;
+  /** With --url: one replica's metrics port, which the memory scenario samples (metrics are not behind the balancer). */
+  metricsUrl?: string;
 }
 
 export interface ScenarioContext {
@@ -81,6 +83,6 @@ export interface Scenario {
   title: string;
   proves: string;
   /** Why it cannot run against this target (a --url deployment cannot be restarted from here), or undefined. */
-  unsupported?(target: Target): string | undefined;
+  unsupported?(target: Target, options: ScenarioOptions): string | undefined;
   run(ctx: ScenarioContext): Promise<Omit<ScenarioResult, 'name' | 'title' | 'proves' | 'seconds'>>;
 }

@@ -17,7 +17,7 @@ export function replicaEnv(databaseUrl: string, extra: NodeJS.ProcessEnv = {}): 
 }
 
 export async function startReadyReplica(t: TestContext, env: NodeJS.ProcessEnv, port?: number): Promise<ReplicaProcess> {
-  const replica = startReplica({ port: port ?? (await freePort()), env });
+  const replica = startReplica({ port: port ?? (await freePort()), metricsPort: await freePort(), env });
   t.after(() => replica.stop('SIGKILL'));
   await waitForReady(replica);
   return replica;

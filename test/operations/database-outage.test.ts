@@ -79,7 +79,7 @@ describe('Database outage', () => {
       assert.equal(ready.status, 503);
       assert.deepEqual(await ready.json(), { status: 'database unreachable' });
     }
-    const errors = await Promise.all(cluster.replicas().map(async (r) => sample(await scrape(r.url), 'session_store_errors_total', { operation: 'get' })));
+    const errors = await Promise.all(cluster.replicas().map(async (r) => sample(await scrape(r), 'session_store_errors_total', { operation: 'get' })));
     assert.ok(errors.every((n) => n > 0), `store get errors counted on each replica: ${errors}`);
 
     await postgres.resume();

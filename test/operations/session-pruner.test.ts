@@ -88,7 +88,7 @@ describe('Pruning expired sessions', () => {
       assert.ok(runs[i]!.start - runs[i - 1]!.start >= 1_000 - 50, `runs ${i - 1} and ${i} are ${runs[i]!.start - runs[i - 1]!.start} ms apart`);
     }
 
-    const scraped = await Promise.all(replicas.map((r) => scrape(r.url)));
+    const scraped = await Promise.all(replicas.map((r) => scrape(r)));
     const pruned = scraped.map((m) => sample(m, 'session_prune_checks_total', { outcome: 'pruned' }));
     const notDue = scraped.map((m) => sample(m, 'session_prune_checks_total', { outcome: 'not_due' }));
     assert.equal(pruned.reduce((a, b) => a + b, 0), runs.length, 'metrics and logs agree');

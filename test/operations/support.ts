@@ -23,13 +23,17 @@ export function sample(metricsText: string, name: string, labels: Record<string,
   return sum;
 }
 
-export async function scrape(baseUrl: string): Promise<string> {
-  return (await fetch(`${baseUrl}/metrics`)).text();
+/** GET /metrics on the replica's metrics port (the app port has no /metrics). */
+export async function scrape(replica: { metricsUrl?: string }): Promise<string> {
+  if (!replica.metricsUrl) throw new Error('this replica was started without a metrics port');
+  const res = await fetch(`${replica.metricsUrl}/metrics`);
+  if (res.status !== 200) throw new Error(`${replica.metricsUrl}/metrics answered HTTP ${res.status}`);
+  return res.text();
 }
 
 /** A replica process writing its JSON log to `logFile`; killed in t.after. */
 export async function startLoggedReplica(t: TestContext, env: NodeJS.ProcessEnv, logFile: string): Promise<ReplicaProcess> {
-  const replica = startReplica({ port: await freePort(), env, logFile });
+  const replica = startReplica({ port: await freePort(), metricsPort: await freePort(), env, logFile });
   t.after(() => replica.stop('SIGKILL'));
   await waitForReady(replica);
   return replica;

@@ -103,11 +103,11 @@ describe('Throttled touch', () => {
     }
   });
 
-  it('When a replica serves throttled reads, then /metrics counts skipped touches and no touch statements', { timeout: 60_000 }, async (t) => {
+  it('When a replica serves throttled reads, then its metrics count skipped touches and no touch statements', { timeout: 60_000 }, async (t) => {
     const replica = await startReadyReplica(t, replicaEnv(databaseUrl, { PASSWORD_SCRYPT_COST: '1024' }));
     const { client } = await registered(replica.url);
     for (let i = 0; i < 10; i++) assert.equal((await client.get('/api/me')).status, 200);
-    const metrics = await scrape(replica.url);
+    const metrics = await scrape(replica);
     assert.equal(sample(metrics, 'session_store_touches_skipped_total'), 10);
     assert.equal(sample(metrics, 'session_store_operation_duration_seconds_count', { operation: 'touch' }), 0);
     assert.equal(sample(metrics, 'session_store_operation_duration_seconds_count', { operation: 'get' }), 10);
@@ -135,7 +135,7 @@ describe('Throttled touch', () => {
     const res = await client.get('/api/me');
     assert.equal(res.status, 200);
     assert.deepEqual(res.body.user, { username }, 'the body arrived whole');
-    const metrics = await scrape(replica.url);
+    const metrics = await scrape(replica);
     assert.equal(sample(metrics, 'session_store_errors_total', { operation: 'touch' }), 1);
     await sleep(300); // an error handed to express-session would reach the error handler just after the answer
     const lines = logLines(logFile);

@@ -97,7 +97,7 @@ describe('Coalesced reads across replicas', () => {
   let replicas: ReplicaProcess[];
   before(async () => {
     const env = replicaEnv(databaseUrl, { PASSWORD_SCRYPT_COST: '1024' });
-    replicas = await Promise.all([0, 1].map(async () => startReplica({ port: await freePort(), env })));
+    replicas = await Promise.all([0, 1].map(async () => startReplica({ port: await freePort(), metricsPort: await freePort(), env })));
     await Promise.all(replicas.map((r) => waitForReady(r)));
   });
   after(async () => {
@@ -112,7 +112,7 @@ describe('Coalesced reads across replicas', () => {
   };
   /** B's coalesced-read histogram: queries sent and sessions they read. */
   const batchTotals = async (r: ReplicaProcess) => {
-    const text = await (await fetch(`${url(r)}/metrics`)).text();
+    const text = await (await fetch(`${r.metricsUrl}/metrics`)).text();
     const value = (name: string) => {
       const line = text.split('\n').find((l) => l.startsWith(`${name}{`) || l.startsWith(`${name} `));
       assert.ok(line, `${name} is exported`);
