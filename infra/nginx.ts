@@ -52,8 +52,30 @@ export interface TlsListen {
   key: string;
 }
 
-/** Replaces the marked upstream servers and listen blocks of the top-level nginx.conf. Throws if a marker is missing. */
-export function renderSiteConf(template: string, opts: { listen: string; upstreams: Upstream[]; tls?: TlsListen }): string {
+/**
+ * The forwarded proto block for an nginx behind a TLS-terminating proxy (an ingress, a load balancer): the replicas get
+ * that proxy's X-Forwarded-Proto (http or https only), nginx's own scheme when it sends none. Only for an nginx that
+ * nothing but that proxy can reach: anyone else reaching it could claim https.
+ */
+const behindProxyForwardedProto = [
+  '# Behind a TLS-terminating proxy (ingress, load balancer) that sets X-Forwarded-Proto: keep its http or https.',
+  'map $http_x_forwarded_proto $forwarded_proto {',
+  '    default $scheme;',
+  '    http    http;',
+  '    https   https;',
+  '}',
+];
+
+/** A site config whose nginx keeps the X-Forwarded-Proto of the trusted proxy in front of it (Kubernetes behind an ingress). */
+export function trustFrontProxy(siteConf: string): string {
+  return replaceBlock(siteConf, 'forwarded proto', behindProxyForwardedProto);
+}
+
+/**
+ * Replaces the marked upstream servers and listen blocks of the top-level nginx.conf, and with `trustFrontProxy` its
+ * forwarded proto block. Throws if a marker is missing.
+ */
+export function renderSiteConf(template: string, opts: { listen: string; upstreams: Upstream[]; tls?: TlsListen; trustFrontProxy?: boolean }): string {
   if (opts.upstreams.length === 0) throw new Error('renderSiteConf: at least one upstream is required');
   for (const address of [opts.listen, ...(opts.tls ? [opts.tls.listen] : []), ...opts.upstreams.map((u) => u.address)]) {
     if (!ADDRESS.test(address)) throw new Error(`renderSiteConf: invalid address ${JSON.stringify(address)}`);
@@ -64,7 +86,8 @@ export function renderSiteConf(template: string, opts: { listen: string; upstrea
   const tls = opts.tls
     ? [`listen ${opts.tls.listen} ssl;`, `ssl_certificate ${quote(opts.tls.certificate)};`, `ssl_certificate_key ${quote(opts.tls.key)};`]
     : [];
-  return replaceBlock(withServers, 'listen', [`listen ${opts.listen};`, ...tls]);
+  const site = replaceBlock(withServers, 'listen', [`listen ${opts.listen};`, ...tls]);
+  return opts.trustFrontProxy ? trustFrontProxy(site) : site;
 }
 
 function quote(path: string): string {
@@ -174,6 +197,8 @@ export async function startNginx(opts: {
   runDir?: string;
   /** Also listen with TLS on this port (tests of what the app sees behind an HTTPS proxy). */
   tls?: { port: number; certificate: string; key: string };
+  /** nginx stands behind a TLS-terminating proxy: pass on its X-Forwarded-Proto (see trustFrontProxy). */
+  trustFrontProxy?: boolean;
   log?: (line: string) => void;
 }): Promise<NginxHandle> {
   const host = opts.host ?? '127.0.0.1';
@@ -204,7 +229,7 @@ export async function startNginx(opts: {
     const { code, output } = await run(bin, ['-t', ...baseArgs]);
     if (code !== 0) throw new Error(`nginx -t failed: ${nginxMessage(output)}`);
   };
-  const writeSite = (upstreams: Upstream[]) => writeFile(siteConf, renderSiteConf(template, { listen: hostPort, upstreams, tls }));
+  const writeSite = (upstreams: Upstream[]) => writeFile(siteConf, renderSiteConf(template, { listen: hostPort, upstreams, tls, trustFrontProxy: opts.trustFrontProxy }));
 
   let child: ChildProcess;
   try {

@@ -8,7 +8,7 @@ import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { ensureNginx, renderMainConf, renderSiteConf, startNginx, type NginxHandle, type Upstream } from '../infra/nginx.js';
+import { ensureNginx, renderMainConf, renderSiteConf, startNginx, trustFrontProxy, type NginxHandle, type Upstream } from '../infra/nginx.js';
 
 const template = await readFile(new URL('../nginx.conf', import.meta.url), 'utf8');
 
@@ -77,6 +77,14 @@ test('When rendered for the local cluster, nginx.conf passes nginx -t', async (t
 test('When shipped, nginx.conf holds the compose upstream form between the markers', () => {
   assert.match(template, /# BEGIN upstream servers\n\s*(#.*\n\s*)*resolver 127\.0\.0\.11 valid=5s ipv6=off;\n\s*server app:3000 resolve max_fails=1 fail_timeout=2s;\n\s*# END upstream servers/);
   assert.match(template, /# BEGIN listen\n\s*listen 8080;\n\s*# END listen/);
+});
+
+test("When shipped, nginx.conf passes on its own scheme, never a client's X-Forwarded-Proto; trustFrontProxy keeps a front proxy's http or https", () => {
+  assert.match(template, /proxy_set_header X-Forwarded-Proto \$forwarded_proto;/);
+  assert.match(template, /# BEGIN forwarded proto\n(#.*\n)*map \$http_x_forwarded_proto \$forwarded_proto \{\n\s*default \$scheme;\n\}\n# END forwarded proto/);
+  const behind = trustFrontProxy(template);
+  assert.match(behind, /map \$http_x_forwarded_proto \$forwarded_proto \{\n\s*default \$scheme;\n\s*http\s+http;\n\s*https\s+https;\n\}/);
+  assert.throws(() => trustFrontProxy(template.replace('# BEGIN forwarded proto', '')), /BEGIN forwarded proto/);
 });
 
 test('When a template marker is missing, rendering throws', () => {

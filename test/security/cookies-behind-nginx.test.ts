@@ -1,6 +1,8 @@
 /**
- * The session cookie's Secure flag through real nginx in front of two replicas: nginx terminates TLS on one port and
- * serves plain HTTP on another, and tells the replicas the scheme in X-Forwarded-Proto (trust proxy = 1 hop).
+ * The session cookie's Secure flag through real nginx in front of two replicas, which read the scheme from nginx's
+ * X-Forwarded-Proto (trust proxy). TLS terminated by nginx: one nginx serves HTTPS on one port and plain HTTP on
+ * another. TLS terminated in front of nginx: a second nginx, configured to trust its front proxy, gets plain HTTP with
+ * the front proxy's X-Forwarded-Proto (this test plays the front proxy).
  */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -19,6 +21,7 @@ import { replicaEnv } from '../helpers/replicas.js';
 let dir: string;
 let caPem: string;
 let nginx: NginxHandle;
+let behindProxy: NginxHandle;
 const replicas: ReplicaProcess[] = [];
 
 before(async () => {
@@ -35,9 +38,15 @@ before(async () => {
     upstreams: replicas.map((r) => ({ address: `127.0.0.1:${r.port}` })),
     tls: { port: await freePort(), certificate: server.cert, key: server.key },
   });
+  behindProxy = await startNginx({
+    port: await freePort(),
+    upstreams: replicas.map((r) => ({ address: `127.0.0.1:${r.port}` })),
+    trustFrontProxy: true,
+  });
 });
 after(async () => {
   await nginx?.stop();
+  await behindProxy?.stop();
   await Promise.all(replicas.map((r) => r.stop('SIGKILL')));
   if (dir) await rm(dir, { recursive: true, force: true });
 });
@@ -69,7 +78,7 @@ describe('Session cookie behind nginx', () => {
     assert.doesNotMatch(sessionCookie(res.headers.getSetCookie()), /Secure/);
   });
 
-  it('When a plain-HTTP client sends X-Forwarded-Proto: https itself, then nginx overwrites it and the cookie is not Secure', async () => {
+  it('When a plain-HTTP client sends X-Forwarded-Proto: https to an nginx not configured to trust a front proxy, then nginx overwrites it and the cookie is not Secure', async () => {
     const res = await new HttpClient(nginx.url).post(
       '/api/register',
       { username: uniqueName('spoof'), password: PASSWORD },
@@ -77,6 +86,23 @@ describe('Session cookie behind nginx', () => {
     );
     assert.equal(res.status, 201);
     assert.doesNotMatch(sessionCookie(res.headers.getSetCookie()), /Secure/);
+  });
+
+  it('When TLS ends at a proxy in front of an nginx configured to trust it, and that proxy sends X-Forwarded-Proto: https, then the app sees https and the cookie is Secure', async () => {
+    const client = new HttpClient(behindProxy.url);
+    const res = await client.post('/api/register', { username: uniqueName('ingress'), password: PASSWORD }, { 'x-forwarded-proto': 'https' });
+    assert.equal(res.status, 201);
+    assert.match(sessionCookie(res.headers.getSetCookie()), /; Secure(;|$)/);
+    assert.equal((await client.get('/api/me', { 'x-forwarded-proto': 'https' })).status, 200);
+  });
+
+  it('When the nginx that trusts its front proxy gets X-Forwarded-Proto: http, none, or anything but http/https, then the cookie is not Secure (its own scheme)', async () => {
+    for (const proto of ['http', undefined, 'https, http', 'ftp']) {
+      const headers: Record<string, string> = proto === undefined ? {} : { 'x-forwarded-proto': proto };
+      const res = await new HttpClient(behindProxy.url).post('/api/register', { username: uniqueName('front'), password: PASSWORD }, headers);
+      assert.equal(res.status, 201, String(proto));
+      assert.doesNotMatch(sessionCookie(res.headers.getSetCookie()), /Secure/, String(proto));
+    }
   });
 
   it('When a request reaches a replica directly, then the replica believes its direct peer: only nginx may reach replicas', async () => {
