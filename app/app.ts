@@ -21,6 +21,7 @@ import { createCarts } from './carts.js';
 import { oidcRoutes } from './routes/oidc.js';
 import { createIdentities } from './identities.js';
 import { healthRoutes, type Lifecycle } from './routes/health.js';
+import { refuseUntilSchema } from './schema-version.js';
 import './session-data.js';
 
 export interface AppDeps {
@@ -64,6 +65,7 @@ export function createApp({ config, pool, store, logger, lifecycle = { draining:
   app.use(helmet({ contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } } }));
   app.use(requireHost);
   app.use(healthRoutes(pool, lifecycle));
+  app.use(refuseUntilSchema(lifecycle));
 
   // Routes carry their full path, so the metrics label is the route as written (and never the raw URL).
   app.use('/api', ...jsonOnly(JSON_LIMIT), sessionMiddleware(config, store));

@@ -52,6 +52,8 @@ const schema = z
     PG_CONNECT_TIMEOUT_MS: int(100, 60_000, 2_000),
     PG_IDLE_TIMEOUT_MS: int(1_000, 3_600_000, 10_000),
     PG_STATEMENT_TIMEOUT_MS: int(100, 600_000, 5_000),
+    // How long a replica waits at startup for the migration its build needs before it exits.
+    SCHEMA_WAIT_SECONDS: int(0, 3_600, 60),
 
     SESSION_STORE: z.enum(['postgres', 'memory']).default('postgres'),
     SESSION_SECRET: z.string().optional(),
@@ -186,6 +188,8 @@ export interface Config {
   passwordScryptCost: number;
   loginThrottle: { windowSeconds: number; maxPerUser: number; maxPerIp: number };
   shutdown: { drainMs: number; timeoutMs: number };
+  /** How long startup waits for the migration this build needs (app/schema-version.ts). */
+  schemaWaitMs: number;
   /** OpenID Connect sign-in; undefined when not configured. */
   oidc?: OidcConfig;
   /** Non-fatal problems to log at startup. */
@@ -300,6 +304,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       maxPerIp: env.LOGIN_MAX_FAILURES_PER_IP,
     },
     shutdown: { drainMs: env.SHUTDOWN_DRAIN_MS, timeoutMs: env.SHUTDOWN_TIMEOUT_MS },
+    schemaWaitMs: env.SCHEMA_WAIT_SECONDS * 1000,
     oidc: env.OIDC_ISSUER_URL
       ? { issuerUrl: env.OIDC_ISSUER_URL, clientId: env.OIDC_CLIENT_ID!, clientSecret: env.OIDC_CLIENT_SECRET!, redirectUrl: env.OIDC_REDIRECT_URL! }
       : undefined,

@@ -12,6 +12,7 @@ import { createApp } from './app.js';
 import { shutdown } from './shutdown.js';
 import { answerClientErrors } from './http/client-errors.js';
 import type { Lifecycle } from './routes/health.js';
+import { schemaGate, waitForSchema } from './schema-version.js';
 
 // Node must keep idle upstream connections open longer than nginx does (keepalive_timeout 60s in nginx.conf),
 // or nginx may send a request on a socket Node is closing.
@@ -38,12 +39,14 @@ const store = createSessionStore(
   metrics.sessionStore,
 );
 
-// Fail fast instead of serving with sessions that cannot be kept: no fallback to memory.
+// Fail fast instead of serving with sessions that cannot be kept: no fallback to memory. A schema behind this build
+// (the migration has not run yet) is waited for below, once the probes can answer.
+const schema = schemaGate(pool);
+let schemaBehind: string | undefined;
 try {
-  await pool.query(config.session.store === 'postgres' ? 'SELECT 1 FROM "session" LIMIT 0' : 'SELECT 1');
+  schemaBehind = await schema.behind();
 } catch (err) {
-  const hint = (err as { code?: string }).code === '42P01' ? ' (table "session" is missing: run `npm run migrate`)' : '';
-  console.error(`Cannot use the database at startup: ${(err as Error).message}${hint}`);
+  console.error(`Cannot use the database at startup: ${(err as Error).message}`);
   await pool.end().catch(() => {});
   process.exit(1);
 }
@@ -61,7 +64,7 @@ if (config.metricsPort) {
   logger.info({ metricsPort: config.metricsPort }, `metrics on ${config.host}:${config.metricsPort}/metrics`);
 }
 
-const lifecycle: Lifecycle = { draining: false };
+const lifecycle: Lifecycle = { draining: false, schema };
 // Host is checked by the app (requireHost), so that its 400 is JSON like every other error.
 const server = createServer({ requireHostHeader: false }, createApp({ config, pool, store, logger, lifecycle, metrics }));
 server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
@@ -74,6 +77,12 @@ server.listen(config.port, config.host, () => {
   const port = typeof address === 'object' && address ? address.port : config.port;
   logger.info({ port, store: config.session.store }, `listening on ${config.host}:${port}`);
 });
+
+const gaveUp = schemaBehind && (await waitForSchema(schema, schemaBehind, config.schemaWaitMs, logger));
+if (gaveUp) {
+  console.error(gaveUp);
+  process.exit(1);
+}
 
 const pruner =
   config.session.store === 'postgres'

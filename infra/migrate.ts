@@ -8,11 +8,10 @@ import { runner } from 'node-pg-migrate';
 import pg from 'pg';
 import { loadConfig, ConfigError } from '../app/config.js';
 import { createPool } from '../app/db.js';
+import { MIGRATIONS_TABLE, migrationsDir } from '../app/schema-version.js';
 
-export const migrationsDir = fileURLToPath(new URL('./migrations', import.meta.url));
-
-/** Applies every pending migration; returns the names applied by this call. */
-export async function migrate(env: NodeJS.ProcessEnv = process.env, log: (line: string) => void = () => {}): Promise<string[]> {
+/** Applies every pending migration (or the first `count`, for tests of a schema behind the build); returns the names applied by this call. */
+export async function migrate(env: NodeJS.ProcessEnv = process.env, log: (line: string) => void = () => {}, count?: number): Promise<string[]> {
   const config = loadConfig(env);
   // Reuse the app's pool settings (TLS mode, UTC, timeouts) for one client; no statement timeout while waiting for the lock.
   const pool = createPool({ ...config.database, poolMax: 1, statementTimeoutMs: 0 }, () => {});
@@ -22,7 +21,8 @@ export async function migrate(env: NodeJS.ProcessEnv = process.env, log: (line: 
       dbClient: client as pg.ClientBase,
       dir: migrationsDir,
       direction: 'up',
-      migrationsTable: 'pgmigrations',
+      migrationsTable: MIGRATIONS_TABLE,
+      ...(count === undefined ? {} : { count }),
       advisoryLockMode: 'wait',
       checkOrder: true,
       log,

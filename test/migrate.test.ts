@@ -6,7 +6,7 @@ import { readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { emptyDatabase } from './helpers/database.js';
-import { migrationsDir } from '../infra/migrate.js';
+import { migrationsDir } from '../app/schema-version.js';
 
 const migrateEntry = fileURLToPath(new URL('../infra/migrate.ts', import.meta.url));
 

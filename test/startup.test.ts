@@ -3,8 +3,9 @@ import { describe, it, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { emptyDatabase, migratedDatabase } from './helpers/database.js';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { databaseOneMigrationBehind, emptyDatabase, migratedDatabase } from './helpers/database.js';
+import { migrationsDir } from '../app/schema-version.js';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { replicaEnv } from './helpers/replicas.js';
@@ -56,10 +57,19 @@ describe('Startup in production', () => {
     assert.match(stderr, /^Cannot use the database at startup: /);
   });
 
-  it('When the migrations have not run, then the process exits 1 and says to run them', async () => {
-    const { code, stderr } = await runServer(replicaEnv(await emptyDatabase()));
+  it('When the migrations have not run within SCHEMA_WAIT_SECONDS, then the process exits 1 with one line saying to run them', async () => {
+    const { code, stderr } = await runServer(replicaEnv(await emptyDatabase(), { SCHEMA_WAIT_SECONDS: '1' }));
     assert.equal(code, 1);
-    assert.match(stderr, /npm run migrate/);
+    assert.match(stderr, /^database schema is at no migration, this build needs \d{14}_[\w-]+: gave up after 1 s \(SCHEMA_WAIT_SECONDS\); run the migration once per deploy \(npm run migrate, /);
+    assert.equal(stderr.split('\n').length, 1, stderr);
+  });
+
+  it('When the database is one migration behind the build and it does not come in time, then the process exits 1 naming both versions', async () => {
+    const { code, stderr } = await runServer(replicaEnv(await databaseOneMigrationBehind(), { SCHEMA_WAIT_SECONDS: '1' }));
+    assert.equal(code, 1);
+    const [previous, needed] = readdirSync(migrationsDir).sort().slice(-2).map((file) => file.replace(/\.sql$/, ''));
+    assert.ok(stderr.startsWith(`database schema is at ${previous}, this build needs ${needed}: gave up after 1 s`), stderr);
+    assert.equal(stderr.split('\n').length, 1, stderr);
   });
 });
 

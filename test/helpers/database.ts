@@ -1,7 +1,9 @@
 /** Each test file gets its own fresh, migrated database on the Postgres that test/run.ts provided. */
 import { randomBytes } from 'node:crypto';
+import { readdirSync } from 'node:fs';
 import { createDatabase } from '../../infra/postgres.js';
 import { migrate } from '../../infra/migrate.js';
+import { migrationsDir } from '../../app/schema-version.js';
 
 export function serverUrl(): string {
   const url = process.env.TEST_DATABASE_URL;
@@ -11,6 +13,13 @@ export function serverUrl(): string {
 
 export async function emptyDatabase(): Promise<string> {
   return createDatabase(serverUrl(), `test_${randomBytes(6).toString('hex')}`);
+}
+
+/** Every migration but the newest: the schema of the previous release, behind this build. */
+export async function databaseOneMigrationBehind(): Promise<string> {
+  const url = await emptyDatabase();
+  await migrate({ DATABASE_URL: url }, () => {}, readdirSync(migrationsDir).filter((f) => f.endsWith('.sql')).length - 1);
+  return url;
 }
 
 export async function migratedDatabase(): Promise<string> {
