@@ -52,6 +52,8 @@ const schema = z
     PG_CONNECT_TIMEOUT_MS: int(100, 60_000, 2_000),
     PG_IDLE_TIMEOUT_MS: int(1_000, 3_600_000, 10_000),
     PG_STATEMENT_TIMEOUT_MS: int(100, 600_000, 5_000),
+    // How many replicas share the database at most, for the startup check of PG_POOL_MAX against max_connections.
+    EXPECTED_REPLICAS: int(1, 10_000, 3),
     // How long a replica waits at startup for the migration its build needs before it exits.
     SCHEMA_WAIT_SECONDS: int(0, 3_600, 60),
 
@@ -188,6 +190,8 @@ export interface Config {
   passwordScryptCost: number;
   loginThrottle: { windowSeconds: number; maxPerUser: number; maxPerIp: number };
   shutdown: { drainMs: number; timeoutMs: number };
+  /** Replicas sharing the database at most (EXPECTED_REPLICAS): replicas × PG_POOL_MAX is checked against max_connections. */
+  expectedReplicas: number;
   /** How long startup waits for the migration this build needs (app/schema-version.ts). */
   schemaWaitMs: number;
   /** OpenID Connect sign-in; undefined when not configured. */
@@ -304,6 +308,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       maxPerIp: env.LOGIN_MAX_FAILURES_PER_IP,
     },
     shutdown: { drainMs: env.SHUTDOWN_DRAIN_MS, timeoutMs: env.SHUTDOWN_TIMEOUT_MS },
+    expectedReplicas: env.EXPECTED_REPLICAS,
     schemaWaitMs: env.SCHEMA_WAIT_SECONDS * 1000,
     oidc: env.OIDC_ISSUER_URL
       ? { issuerUrl: env.OIDC_ISSUER_URL, clientId: env.OIDC_CLIENT_ID!, clientSecret: env.OIDC_CLIENT_SECRET!, redirectUrl: env.OIDC_REDIRECT_URL! }

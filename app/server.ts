@@ -13,6 +13,7 @@ import { shutdown } from './shutdown.js';
 import { answerClientErrors } from './http/client-errors.js';
 import type { Lifecycle } from './routes/health.js';
 import { schemaGate, waitForSchema } from './schema-version.js';
+import { connectionBudgetWarning } from './connection-budget.js';
 
 // Node must keep idle upstream connections open longer than nginx does (keepalive_timeout 60s in nginx.conf),
 // or nginx may send a request on a socket Node is closing.
@@ -50,6 +51,8 @@ try {
   await pool.end().catch(() => {});
   process.exit(1);
 }
+const budgetWarning = await connectionBudgetWarning(pool, config.database.poolMax, config.expectedReplicas).catch(() => undefined);
+if (budgetWarning) logger.warn(budgetWarning);
 
 // Before the app port opens: a replica whose metrics port is taken stops here instead of serving unobserved.
 let metricsServer: Server | undefined;
