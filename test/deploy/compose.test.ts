@@ -46,6 +46,14 @@ test('When the app is scaled with --scale app=3, nothing pins it to one containe
   assert.equal(app.environment.NODE_ENV, 'production');
 });
 
+test('When compose runs the replicas, their metrics port is set but not published: only the compose network reaches it', () => {
+  const { app, nginx } = services;
+  assert.equal(app.environment.METRICS_PORT, '9464');
+  assert.equal(app.ports, undefined);
+  assert.equal(app.expose, undefined);
+  assert.ok(!nginx.ports.some((p: string) => p.endsWith(':9464')));
+});
+
 test('When compose starts the stack, each step waits for the one before: healthy Postgres, then a successful migration, then healthy replicas', () => {
   assert.deepEqual(services.migrate.depends_on, { postgres: { condition: 'service_healthy' } });
   assert.deepEqual(services.app.depends_on, { migrate: { condition: 'service_completed_successfully' } });
