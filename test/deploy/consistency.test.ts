@@ -9,10 +9,10 @@ import { knownEnvVars, loadConfig, type Config } from '../../app/config.js';
 import { NAMESPACE } from '../../infra/render-k8s-nginx.js';
 import { generatedSecret } from '../helpers/app-instance.js';
 import { interpolate, interpolatedNames, loadCompose, loadManifests, manifest, parseEnvFile, readText, type Doc, type Manifest } from './files.js';
+import { documentedSecrets, kustomize } from './kubectl.js';
 
 const APP_IMAGE = 'express-pg-sessions';
 const base = loadManifests('k8s');
-const production = loadManifests('k8s/production');
 const compose = loadCompose();
 const composeText = readText('docker-compose.yml');
 const envExample = parseEnvFile(readText('.env.example'));
@@ -30,7 +30,9 @@ function composeEnv(service: string): NodeJS.ProcessEnv {
 function k8sEnv(container: Doc, manifests: Manifest[]): NodeJS.ProcessEnv {
   const data = (kind: string, name: string) => {
     const doc = manifest(manifests, kind, name);
-    return { ...doc.data, ...doc.stringData } as Record<string, string>;
+    // A Secret's data is base64, which the kubelet decodes.
+    const decoded = kind === 'Secret' ? Object.fromEntries(Object.entries(doc.data ?? {}).map(([k, v]) => [k, Buffer.from(v as string, 'base64').toString()])) : doc.data;
+    return { ...decoded, ...doc.stringData } as Record<string, string>;
   };
   const env: NodeJS.ProcessEnv = {};
   for (const source of container.envFrom ?? []) {
@@ -45,11 +47,10 @@ function k8sEnv(container: Doc, manifests: Manifest[]): NodeJS.ProcessEnv {
   return env;
 }
 
-/** The base manifests with k8s/production's replacements (same kind and name) swapped in. */
-const productionManifests = [
-  ...base.filter((m) => !production.some((p) => p.doc.kind === m.doc.kind && p.doc.metadata.name === m.doc.metadata.name)),
-  ...production,
-];
+/** Each environment as kubectl applies it, with the Secrets that the documented commands make in its namespace. */
+const secretsIn = (namespace: string) => documentedSecrets().filter((m) => m.doc.metadata.namespace === namespace);
+const trialManifests = [...base, ...secretsIn(NAMESPACE)];
+const productionManifests = [...kustomize('k8s-production'), ...secretsIn(`${NAMESPACE}-production`)];
 
 const appDeployment = manifest(base, 'Deployment', 'app');
 const appContainer = appDeployment.spec.template.spec.containers[0];
@@ -69,7 +70,7 @@ test('When compose, .env.example and Kubernetes set environment variables for th
   assert.deepEqual(unknown(Object.keys(composeEnv('migrate'))), [], 'compose migrate');
   assert.equal(appImageContainers.length, 2, 'the app Deployment and the migrate Job');
   for (const container of appImageContainers) {
-    for (const manifests of [base, productionManifests]) assert.deepEqual(unknown(Object.keys(k8sEnv(container, manifests))), [], container.name);
+    for (const manifests of [trialManifests, productionManifests]) assert.deepEqual(unknown(Object.keys(k8sEnv(container, manifests))), [], container.name);
   }
   // .env.example holds the app's settings and the ${...} values of docker-compose.yml, nothing else, and all of them.
   const interpolated = interpolatedNames(composeText);
@@ -81,17 +82,17 @@ test("When the app's own config loader reads what compose and Kubernetes give th
   const configs: [string, NodeJS.ProcessEnv][] = [
     ['compose app', composeEnv('app')],
     ['compose migrate', composeEnv('migrate')],
-    ['k8s app', k8sEnv(appContainer, base)],
-    ['k8s migrate', k8sEnv(migrateContainer, base)],
-    ['k8s/production app', k8sEnv(appContainer, productionManifests)],
-    ['k8s/production migrate', k8sEnv(migrateContainer, productionManifests)],
+    ['k8s app', k8sEnv(appContainer, trialManifests)],
+    ['k8s migrate', k8sEnv(migrateContainer, trialManifests)],
+    ['k8s-production app', k8sEnv(appContainer, productionManifests)],
+    ['k8s-production migrate', k8sEnv(migrateContainer, productionManifests)],
   ];
   for (const [where, env] of configs) assert.doesNotThrow(() => loadConfig(env), where);
   // The replicas run in production mode (strict secret checks); the migration needs no secret.
   assert.equal(loadConfig(composeEnv('app')).env, 'production');
-  assert.equal(loadConfig(k8sEnv(appContainer, base)).env, 'production');
+  assert.equal(loadConfig(k8sEnv(appContainer, trialManifests)).env, 'production');
   assert.equal(composeEnv('migrate').SESSION_SECRET, undefined);
-  assert.equal(k8sEnv(migrateContainer, base).SESSION_SECRET, undefined);
+  assert.equal(k8sEnv(migrateContainer, trialManifests).SESSION_SECRET, undefined);
   // The migration reaches the primary directly (advisory lock), the app PgBouncer.
   assert.notEqual(k8sEnv(migrateContainer, productionManifests).PGHOST, k8sEnv(appContainer, productionManifests).PGHOST);
 });
@@ -103,13 +104,18 @@ function upstreamServers(site: string): string[] {
 }
 
 test('When ports are compared, the app, its Service, the nginx upstreams and nginx itself agree', () => {
-  const appPort = loadConfig(k8sEnv(appContainer, base)).port;
+  const appPort = loadConfig(k8sEnv(appContainer, trialManifests)).port;
   assert.equal(loadConfig(composeEnv('app')).port, appPort);
   const containerPort = appContainer.ports.find((p: Doc) => p.name === 'http');
   assert.equal(containerPort.containerPort, appPort);
   const appService = manifest(base, 'Service', 'app');
   assert.deepEqual(appService.spec.ports, [{ name: 'http', port: appPort, targetPort: 'http' }]);
   assert.equal(manifest(base, 'NetworkPolicy', 'app').spec.ingress[0].ports[0].port, appPort);
+  // The metrics port the app listens on is the one Kubernetes names, annotates and lets the scrapers reach.
+  const { metricsPort } = loadConfig(k8sEnv(appContainer, trialManifests));
+  assert.equal(appContainer.ports.find((p: Doc) => p.name === 'metrics').containerPort, metricsPort);
+  assert.equal(Number(appDeployment.spec.template.metadata.annotations['prometheus.io/port']), metricsPort);
+  assert.equal(manifest(base, 'NetworkPolicy', 'app').spec.ingress[1].ports[0].port, metricsPort);
 
   // Compose: nginx reaches the replicas by service name; Kubernetes: by the headless Service's full DNS name.
   const template = readText('nginx.conf');
@@ -126,7 +132,7 @@ test('When ports are compared, the app, its Service, the nginx upstreams and ngi
   assert.equal(manifest(base, 'NetworkPolicy', 'nginx').spec.ingress[0].ports[0].port, listen);
   assert.equal(manifest(base, 'Service', 'nginx').spec.ports[0].targetPort, 'http');
 
-  const postgresPort = Number(k8sEnv(appContainer, base).PGPORT);
+  const postgresPort = Number(k8sEnv(appContainer, trialManifests).PGPORT);
   assert.equal(manifest(base, 'StatefulSet', 'postgres').spec.template.spec.containers[0].ports[0].containerPort, postgresPort);
   assert.equal(manifest(base, 'NetworkPolicy', 'postgres').spec.ingress[0].ports[0].port, postgresPort);
 });
@@ -162,7 +168,7 @@ function shutdownMs(config: Config): number {
 test('When a replica is stopped, Kubernetes and compose wait longer than its preStop sleep plus its worst-case shutdown', () => {
   const podSpec = appDeployment.spec.template.spec;
   const preStopMs = appContainer.lifecycle.preStop.sleep.seconds * 1000;
-  const k8sConfig = loadConfig(k8sEnv(appContainer, base));
+  const k8sConfig = loadConfig(k8sEnv(appContainer, trialManifests));
   assert.ok(k8sConfig.shutdown.drainMs > 0, 'a drain: readiness fails while the replica still serves');
   assert.ok(podSpec.terminationGracePeriodSeconds * 1000 > preStopMs + shutdownMs(k8sConfig), `terminationGracePeriodSeconds ${podSpec.terminationGracePeriodSeconds}`);
 

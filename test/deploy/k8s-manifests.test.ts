@@ -7,7 +7,8 @@ import { where, loadManifests, manifest, root, type Doc, type Manifest } from '.
 import { builtinType, crdTypes, fieldChecker, objectMetaType, schemaErrors } from './k8s-schema.js';
 
 const base = loadManifests('k8s');
-const production = loadManifests('k8s/production');
+// k8s-production/ without its kustomization.yaml: the objects it adds to k8s/ (test/deploy/k8s-environments renders it).
+const production = loadManifests('k8s-production').filter((m) => m.doc.kind !== 'Kustomization');
 const gvk = (doc: Doc) => `${doc.apiVersion}/${doc.kind}`;
 const isCustom = (m: Manifest) => m.doc.apiVersion.endsWith('.cnpg.io/v1');
 const builtins = [...base, ...production].filter((m) => !isCustom(m));
@@ -17,7 +18,7 @@ async function manifestErrors(doc: Doc): Promise<string[]> {
   return [...(await schemaErrors(doc)), ...checker.errors(doc, builtinType(doc.apiVersion, doc.kind))];
 }
 
-test('When every built-in manifest in k8s/ and k8s/production/ is checked against its apiVersion and kind, none has a schema error or an unknown field', async () => {
+test('When every built-in manifest in k8s/ and k8s-production/ is checked against its apiVersion and kind, none has a schema error or an unknown field', async () => {
   assert.ok(builtins.length >= 20, `found only ${builtins.length} manifests`);
   const problems: string[] = [];
   for (const m of builtins) for (const error of await manifestErrors(m.doc)) problems.push(`${where(m)}: ${error}`);
@@ -74,11 +75,16 @@ test('When the PgBouncer Pooler is checked (no package ships its schema), its fi
   assert.match(spec.pgbouncer.parameters.ignore_startup_parameters, /(^|,)statement_timeout(,|$)/);
 });
 
-test('When kubectl applies k8s/ in name order, the namespace comes first, everything else lives in it, and no kustomization.yaml is there', () => {
-  assert.equal(base[0]!.doc.kind, 'Namespace');
-  const namespace = base[0]!.doc.metadata.name;
-  for (const m of [...base.slice(1), ...production]) assert.equal(m.doc.metadata.namespace, namespace, where(m));
-  for (const name of ['kustomization.yaml', 'kustomization.yml', 'Kustomization']) assert.ok(!existsSync(join(root, 'k8s', name)), name);
+test('When kubectl applies k8s/ or k8s-production/ in name order, the namespace comes first, everything else lives in it, and k8s/ has no kustomization.yaml', () => {
+  for (const manifests of [base, production]) {
+    assert.equal(manifests[0]!.doc.kind, 'Namespace');
+    const namespace = manifests[0]!.doc.metadata.name;
+    for (const m of manifests.slice(1)) assert.equal(m.doc.metadata.namespace, namespace, where(m));
+  }
+  assert.notEqual(production[0]!.doc.metadata.name, base[0]!.doc.metadata.name, 'production has a namespace of its own');
+  // `-f k8s` would try to apply these; k8s/Kustomization (no extension) it skips, as k8s-environments.test.ts shows with kubectl.
+  for (const name of ['kustomization.yaml', 'kustomization.yml']) assert.ok(!existsSync(join(root, 'k8s', name)), name);
+  assert.deepEqual(base.filter((m) => m.doc.kind === 'Kustomization' || m.doc.kind === 'Secret').map(where), []);
 });
 
 /** Every container of a workload manifest, with the pod template it belongs to. */
@@ -94,17 +100,13 @@ test('When objects refer to ConfigMaps, Secrets, keys and pod labels, what they 
     const doc = manifest(base, kind, name);
     return new Set(Object.keys({ ...doc.data, ...doc.stringData }));
   };
+  // Secrets are made by the documented commands, not files: k8s-environments.test.ts checks their names and keys.
   for (const { m, template } of podTemplates(base)) {
     for (const container of [...(template.spec.initContainers ?? []), ...template.spec.containers]) {
-      for (const source of container.envFrom ?? []) {
-        if (source.configMapRef) keysOf('ConfigMap', source.configMapRef.name);
-        if (source.secretRef) keysOf('Secret', source.secretRef.name);
-      }
+      for (const source of container.envFrom ?? []) if (source.configMapRef) keysOf('ConfigMap', source.configMapRef.name);
       for (const { name, valueFrom } of container.env ?? []) {
-        const ref = valueFrom?.configMapKeyRef ?? valueFrom?.secretKeyRef;
-        if (!ref) continue;
-        const kind = valueFrom.configMapKeyRef ? 'ConfigMap' : 'Secret';
-        assert.ok(keysOf(kind, ref.name).has(ref.key), `${where(m)} ${container.name} ${name}: ${kind} ${ref.name} has no key ${ref.key}`);
+        const ref = valueFrom?.configMapKeyRef;
+        if (ref) assert.ok(keysOf('ConfigMap', ref.name).has(ref.key), `${where(m)} ${container.name} ${name}: ConfigMap ${ref.name} has no key ${ref.key}`);
       }
     }
     for (const volume of template.spec.volumes ?? []) if (volume.configMap) keysOf('ConfigMap', volume.configMap.name);
@@ -126,24 +128,38 @@ test('When objects refer to ConfigMaps, Secrets, keys and pod labels, what they 
       }
     }
   }
-  // Workloads name Secrets and ConfigMaps that the example files and k8s/production provide with the same keys.
+  // k8s-production's own `database` ConfigMap has the same keys.
   assert.deepEqual([...keysOf('ConfigMap', 'database')].sort(), Object.keys(manifest(production, 'ConfigMap', 'database').data).sort());
 });
 
-test('When k8s/production replaces the single Postgres, exactly the objects it replaces carry the database label', () => {
+test('When k8s-production replaces the single Postgres, exactly the objects it replaces carry the database label', () => {
   const label = (m: Manifest) => m.doc.metadata.labels?.['app.kubernetes.io/component'];
   const replaced = base.filter((m) => label(m) === 'database').map((m) => `${m.doc.kind}/${m.doc.metadata.name}`);
   assert.deepEqual(replaced.sort(), ['ConfigMap/database', 'NetworkPolicy/postgres', 'Service/postgres', 'StatefulSet/postgres']);
-  // Its ConfigMap and policies carry the label too, so `-l app.kubernetes.io/component!=database` on k8s/ leaves them alone.
-  for (const m of production.filter((p) => !isCustom(p))) assert.equal(label(m), 'database', where(m));
+  // Its own database ConfigMap and policies carry the label too (kustomization.yaml drops only the trial's by it).
+  for (const m of production.filter((p) => ['ConfigMap/database', 'NetworkPolicy'].some((k) => `${p.doc.kind}/${p.doc.metadata.name}`.startsWith(k)))) {
+    assert.equal(label(m), 'database', where(m));
+  }
   const cluster = manifest(production, 'Cluster', 'pg');
+  // The same Secret as the trial's (k8s-environments.test.ts: basic-auth, its user the owner).
   assert.equal(cluster.spec.bootstrap.initdb.secret.name, 'database-credentials');
-  const credentials = manifest(base, 'Secret', 'database-credentials');
-  assert.equal(credentials.type, 'kubernetes.io/basic-auth', 'CloudNativePG wants a basic-auth secret for the owner');
-  assert.equal(credentials.stringData.username, cluster.spec.bootstrap.initdb.owner);
   assert.equal(manifest(production, 'ConfigMap', 'database').data.dbname, cluster.spec.bootstrap.initdb.database);
   // The migration holds a session-level advisory lock: it must reach the primary directly, not PgBouncer.
   const hosts = manifest(production, 'ConfigMap', 'database').data;
   assert.equal(hosts.host, manifest(production, 'Pooler', 'pg-pooler-rw').metadata.name);
   assert.equal(hosts['migration-host'], `${cluster.metadata.name}-rw`);
+});
+
+test('When Prometheus scrapes a replica, it finds the metrics port by name and annotation, and the policy admits it there from labelled namespaces only', () => {
+  const template = manifest(base, 'Deployment', 'app').spec.template;
+  const ports = template.spec.containers[0].ports;
+  assert.deepEqual(ports.find((p: Doc) => p.name === 'metrics'), { name: 'metrics', containerPort: 9464 });
+  assert.deepEqual(template.metadata.annotations, { 'prometheus.io/scrape': 'true', 'prometheus.io/port': '9464', 'prometheus.io/path': '/metrics' });
+  // nginx on the app port, the scrapers on the metrics port, nothing else.
+  assert.deepEqual(manifest(base, 'NetworkPolicy', 'app').spec.ingress, [
+    { from: [{ podSelector: { matchLabels: { 'app.kubernetes.io/name': 'nginx' } } }], ports: [{ protocol: 'TCP', port: 3000 }] },
+    { from: [{ namespaceSelector: { matchLabels: { 'express-pg-sessions/scrape-metrics': 'true' } } }], ports: [{ protocol: 'TCP', port: 9464 }] },
+  ]);
+  // Neither Service offers the metrics port: it is reached per pod.
+  for (const name of ['app', 'nginx']) assert.deepEqual(manifest(base, 'Service', name).spec.ports.map((p: Doc) => p.name), ['http']);
 });

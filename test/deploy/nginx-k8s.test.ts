@@ -7,20 +7,30 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { promisify } from 'node:util';
 import { parse } from 'yaml';
 import { ensureNginx, renderMainConf, renderSiteConf, replaceBlock } from '../../infra/nginx.js';
 import { freePort } from '../../infra/ports.js';
-import { configMapPath, renderNginxConfigMap } from '../../infra/render-k8s-nginx.js';
-import { readText } from './files.js';
+import { NAMESPACE, nginxConfigMaps, renderNginxConfigMap } from '../../infra/render-k8s-nginx.js';
+import { readText, root } from './files.js';
 
 const template = readText('nginx.conf');
-const committed = await readFile(configMapPath, 'utf8');
-const shipped = (parse(committed) as { data: Record<string, string> }).data['default.conf']!;
+const committed = await Promise.all(nginxConfigMaps.map(async (target) => ({ ...target, text: await readFile(target.path, 'utf8') })));
+const siteOf = (text: string) => (parse(text) as { data: Record<string, string> }).data['default.conf']!;
+const shipped = siteOf(committed.find((c) => c.namespace === NAMESPACE)!.text);
 
-test('When nginx.conf is rendered for Kubernetes, the committed ConfigMap is exactly that rendering (run `npm run k8s:nginx` after editing nginx.conf)', () => {
-  assert.equal(committed, renderNginxConfigMap(template), 'k8s/50-nginx-configmap.yaml is stale: run `npm run k8s:nginx`');
+test('When nginx.conf is rendered for Kubernetes, each committed ConfigMap (trial and production) is exactly that rendering (run `npm run k8s:nginx` after editing nginx.conf)', () => {
+  assert.deepEqual(committed.map((c) => c.namespace), [NAMESPACE, `${NAMESPACE}-production`]);
+  for (const { namespace, path, text } of committed) {
+    assert.equal(text, renderNginxConfigMap(template, namespace), `${relative(root, path)} is stale: run \`npm run k8s:nginx\``);
+  }
+});
+
+test('When the trial and the production ConfigMap are compared, they differ only in the namespace of the app Service', () => {
+  const [trial, production] = committed.map((c) => siteOf(c.text));
+  assert.equal(production, trial!.replaceAll(`app.${NAMESPACE}.svc`, `app.${NAMESPACE}-production.svc`));
+  assert.notEqual(production, trial);
 });
 
 test('When the upstream servers blocks are set aside, the ConfigMap and nginx.conf are the same text', () => {
