@@ -182,3 +182,10 @@ test('When a replica is stopped, Kubernetes and compose wait longer than its pre
   assert.equal(appDeployment.spec.strategy.rollingUpdate.maxUnavailable, 0);
   assert.ok(appDeployment.spec.replicas >= 3);
 });
+
+test('When replicas scale out, each one checks its connection budget for the most replicas that can run: the HPA maximum on Kubernetes, the replicas of compose', () => {
+  const hpa = manifest(base, 'HorizontalPodAutoscaler', 'app');
+  assert.equal(loadConfig(k8sEnv(appContainer, trialManifests)).expectedReplicas, hpa.spec.maxReplicas);
+  assert.equal(loadConfig(k8sEnv(appContainer, productionManifests)).expectedReplicas, hpa.spec.maxReplicas);
+  assert.equal(loadConfig(composeEnv('app')).expectedReplicas, compose.services.app.deploy.replicas);
+});
