@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { promisify } from 'node:util';
 import { parse } from 'yaml';
-import { ensureNginx, renderMainConf, renderSiteConf, replaceBlock } from '../../infra/nginx.js';
+import { ensureNginx, renderMainConf, renderSiteConf, replaceBlock, trustFrontProxy } from '../../infra/nginx.js';
 import { freePort } from '../../infra/ports.js';
 import { NAMESPACE, nginxConfigMaps, renderNginxConfigMap } from '../../infra/render-k8s-nginx.js';
 import { readText, root } from './files.js';
@@ -33,9 +33,9 @@ test('When the trial and the production ConfigMap are compared, they differ only
   assert.notEqual(production, trial);
 });
 
-test('When the upstream servers blocks are set aside, the ConfigMap and nginx.conf are the same text', () => {
+test('When the upstream servers blocks are set aside, the ConfigMap is nginx.conf trusting the X-Forwarded-Proto of the ingress in front', () => {
   const withoutUpstream = (text: string) => replaceBlock(text, 'upstream servers', ['(differs per environment)']);
-  assert.equal(withoutUpstream(shipped), withoutUpstream(template));
+  assert.equal(withoutUpstream(shipped), withoutUpstream(trustFrontProxy(template)));
   assert.notEqual(shipped, template, 'the upstream block itself is the Kubernetes one');
 });
 
