@@ -15,12 +15,19 @@ export const migrationsDir = fileURLToPath(new URL('../infra/migrations', import
 export const MIGRATIONS_TABLE = 'pgmigrations';
 const POLL_MS = 1_000;
 
-/** node-pg-migrate names a migration after its file, without the extension; they run in name order. */
-export function neededMigration(dir = migrationsDir): string {
-  const names = readdirSync(dir)
-    .filter((file) => file.endsWith('.sql'))
-    .map((file) => file.slice(0, -'.sql'.length))
+/**
+ * node-pg-migrate names a migration after its file, without the extension; they run in name order. SQL, or JavaScript
+ * for the steps that cannot run in a transaction (CREATE INDEX CONCURRENTLY).
+ */
+export function migrationNames(dir = migrationsDir): string[] {
+  return readdirSync(dir)
+    .filter((file) => /\.(sql|js)$/.test(file))
+    .map((file) => file.replace(/\.(sql|js)$/, ''))
     .sort();
+}
+
+export function neededMigration(dir = migrationsDir): string {
+  const names = migrationNames(dir);
   if (names.length === 0) throw new Error(`no migrations in ${dir}`);
   return names.at(-1)!;
 }

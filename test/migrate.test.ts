@@ -2,11 +2,10 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { emptyDatabase } from './helpers/database.js';
-import { migrationsDir } from '../app/schema-version.js';
+import { migrationNames } from '../app/schema-version.js';
 
 const migrateEntry = fileURLToPath(new URL('../infra/migrate.ts', import.meta.url));
 
@@ -36,10 +35,12 @@ describe('Migrations', () => {
         { column_name: 'sid', data_type: 'character varying', is_nullable: 'NO' },
         { column_name: 'sess', data_type: 'json', is_nullable: 'NO' },
         { column_name: 'expire', data_type: 'timestamp without time zone', is_nullable: 'NO' },
+        // The session's user, filled by a trigger (infra/migrations/20261201000001_session-user-id.js).
+        { column_name: 'user_id', data_type: 'bigint', is_nullable: 'YES' },
       ]);
       const indexes = await client.query(`SELECT indexname FROM pg_indexes WHERE tablename = 'session' ORDER BY 1`);
-      assert.deepEqual(indexes.rows.map((r) => r.indexname), ['IDX_session_expire', 'session_pkey']);
-      assert.equal((await client.query('SELECT count(*)::int AS n FROM pgmigrations')).rows[0].n, readdirSync(migrationsDir).length);
+      assert.deepEqual(indexes.rows.map((r) => r.indexname), ['IDX_session_expire', 'session_pkey', 'session_user_id']);
+      assert.equal((await client.query('SELECT count(*)::int AS n FROM pgmigrations')).rows[0].n, migrationNames().length);
     } finally {
       await client.end();
     }

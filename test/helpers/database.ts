@@ -1,9 +1,8 @@
 /** Each test file gets its own fresh, migrated database on the Postgres that test/run.ts provided. */
 import { randomBytes } from 'node:crypto';
-import { readdirSync } from 'node:fs';
 import { createDatabase } from '../../infra/postgres.js';
 import { migrate } from '../../infra/migrate.js';
-import { migrationsDir } from '../../app/schema-version.js';
+import { migrationNames } from '../../app/schema-version.js';
 
 export function serverUrl(): string {
   const url = process.env.TEST_DATABASE_URL;
@@ -18,7 +17,7 @@ export async function emptyDatabase(): Promise<string> {
 /** Every migration but the newest: the schema of the previous release, behind this build. */
 export async function databaseOneMigrationBehind(): Promise<string> {
   const url = await emptyDatabase();
-  await migrate({ DATABASE_URL: url }, () => {}, readdirSync(migrationsDir).filter((f) => f.endsWith('.sql')).length - 1);
+  await migrate({ DATABASE_URL: url }, () => {}, migrationNames().length - 1);
   return url;
 }
 
