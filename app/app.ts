@@ -18,6 +18,11 @@ import { authRoutes } from './routes/auth.js';
 import { meRoutes } from './routes/me.js';
 import { cartRoutes } from './routes/cart.js';
 import { createCarts } from './carts.js';
+import { sessionRoutes } from './routes/sessions.js';
+import { passwordRoutes } from './routes/password.js';
+import { createUserSessions } from './user-sessions.js';
+import { sessionHandles } from './session-handles.js';
+import { createPasswordChange } from './password-change.js';
 import { oidcRoutes } from './routes/oidc.js';
 import { createIdentities } from './identities.js';
 import { healthRoutes, type Lifecycle } from './routes/health.js';
@@ -75,6 +80,8 @@ export function createApp({ config, pool, store, logger, lifecycle = { draining:
   app.use(meRoutes(config.instanceId));
   app.use(oidcRoutes(config.oidc, createIdentities(pool, config.passwordScryptCost), logger));
   app.use(cartRoutes(createCarts(pool)));
+  app.use(sessionRoutes(createUserSessions(pool), sessionHandles(config.session.secrets), config.session.cookieName));
+  app.use(passwordRoutes(createUsers(pool), createPasswordChange(pool), createLoginThrottle(pool, config.loginThrottle), config.passwordScryptCost));
 
   // After the API: otherwise every API request would first cost a failed file lookup (a stat under app/public).
   app.use(express.static(publicDir, { index: 'index.html', maxAge: '1h' }));

@@ -13,5 +13,7 @@ declare module 'express-session' {
     csrfToken: string;
     /** ISO time of the login that created this session. */
     createdAt: string;
+    /** The browser and system that signed in, in short ("Chrome on Linux"; app/user-agent.ts), for GET /api/sessions. */
+    device: string;
   }
 }

@@ -1,6 +1,6 @@
 /** Register, log in, log out. Each login issues a new session id (regenerate), so a planted id is worthless. */
 import { randomBytes } from 'node:crypto';
-import { Router, type Request } from 'express';
+import { Router, type Request, type Response } from 'express';
 import { z } from 'zod';
 import { HttpError } from '../http/errors.js';
 import { requireCsrf, requireUser } from '../http/guards.js';
@@ -9,10 +9,14 @@ import { UsernameTaken, type Users } from '../users.js';
 import type { LoginThrottle } from '../login-throttle.js';
 import type { SessionUser } from '../session-data.js';
 import { sessionCall } from '../session.js';
+import { describeUserAgent } from '../user-agent.js';
+
+/** The rule for every new password (registration, POST /api/password). */
+export const newPassword = z.string().min(8, 'password: at least 8 characters').max(200, 'password: at most 200 characters');
 
 const newAccount = z.object({
   username: z.string().regex(/^[A-Za-z0-9_.-]{3,64}$/, 'username: 3 to 64 letters, digits, _ . or -'),
-  password: z.string().min(8, 'password: at least 8 characters').max(200, 'password: at most 200 characters'),
+  password: newPassword,
 });
 
 const credentials = z.object({
@@ -20,7 +24,7 @@ const credentials = z.object({
   password: z.string().min(1).max(200),
 });
 
-function parse<T>(schema: z.ZodType<T>, body: unknown): T {
+export function parse<T>(schema: z.ZodType<T>, body: unknown): T {
   const result = schema.safeParse(body);
   if (!result.success) throw new HttpError(400, result.error.issues[0]?.message ?? 'invalid input');
   return result.data;
@@ -30,9 +34,16 @@ function parse<T>(schema: z.ZodType<T>, body: unknown): T {
 export async function startSession(req: Request, user: SessionUser): Promise<string> {
   await sessionCall(req, 'regenerate');
   const csrfToken = randomBytes(32).toString('base64url');
-  Object.assign(req.session, { user, csrfToken, createdAt: new Date().toISOString() });
+  Object.assign(req.session, { user, csrfToken, createdAt: new Date().toISOString(), device: describeUserAgent(req.get('user-agent')) });
   await sessionCall(req, 'save');
   return csrfToken;
+}
+
+/** Logout: the row deleted, the cookie cleared, 204. */
+export async function endCurrentSession(req: Request, res: Response, cookieName: string): Promise<void> {
+  await sessionCall(req, 'destroy');
+  res.clearCookie(cookieName, { path: '/' });
+  res.status(204).end();
 }
 
 export function authRoutes(users: Users, throttle: LoginThrottle, cookieName: string, scryptCost: number): Router {
@@ -66,11 +77,7 @@ export function authRoutes(users: Users, throttle: LoginThrottle, cookieName: st
     res.json({ user: { username: found.username }, csrfToken });
   });
 
-  router.post('/api/logout', requireUser, requireCsrf, async (req, res) => {
-    await sessionCall(req, 'destroy');
-    res.clearCookie(cookieName, { path: '/' });
-    res.status(204).end();
-  });
+  router.post('/api/logout', requireUser, requireCsrf, (req, res) => endCurrentSession(req, res, cookieName));
 
   return router;
 }
