@@ -25,6 +25,8 @@ import { sessionHandles } from './session-handles.js';
 import { createPasswordChange } from './password-change.js';
 import { oidcRoutes } from './routes/oidc.js';
 import { createIdentities } from './identities.js';
+import { connectionRoutes } from './routes/connections.js';
+import { loggedUrl } from './http/logged-url.js';
 import { healthRoutes, type Lifecycle } from './routes/health.js';
 import { refuseUntilSchema } from './schema-version.js';
 import './session-data.js';
@@ -59,7 +61,7 @@ export function createApp({ config, pool, store, logger, lifecycle = { draining:
       genReqId: (req) => (req.headers['x-request-id'] as string | undefined)?.slice(0, 100) || crypto.randomUUID(),
       // Only what helps debugging: never cookies, tokens or bodies.
       serializers: {
-        req: (req) => ({ id: req.id, method: req.method, url: req.url }),
+        req: (req) => ({ id: req.id, method: req.method, url: loggedUrl(req.url) }),
         res: (res) => ({ statusCode: res.statusCode }),
       },
       autoLogging: { ignore: (req) => ['/healthz', '/readyz'].includes(req.url ?? '') },
@@ -80,6 +82,7 @@ export function createApp({ config, pool, store, logger, lifecycle = { draining:
   app.use(meRoutes(config.instanceId));
   app.use(oidcRoutes(config.oidc, createIdentities(pool, config.passwordScryptCost), logger));
   app.use(cartRoutes(createCarts(pool)));
+  app.use(connectionRoutes(config.connections, pool, logger));
   app.use(sessionRoutes(createUserSessions(pool), sessionHandles(config.session.secrets), config.session.cookieName));
   app.use(passwordRoutes(createUsers(pool), createPasswordChange(pool), createLoginThrottle(pool, config.loginThrottle), config.passwordScryptCost));
 

@@ -6,6 +6,7 @@ import { hostname } from 'node:os';
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { publishedSecret } from './published-secrets.js';
+import { connectionsEnvVars, readConnections, type ConnectionsConfig } from './connections/settings.js';
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -196,6 +197,8 @@ export interface Config {
   schemaWaitMs: number;
   /** OpenID Connect sign-in; undefined when not configured. */
   oidc?: OidcConfig;
+  /** OAuth 2.0 account connections (app/connections/settings.ts); no providers when none is configured. */
+  connections: ConnectionsConfig;
   /** Non-fatal problems to log at startup. */
   warnings: string[];
 }
@@ -278,6 +281,9 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     secrets = [DEV_SECRET];
     warnings.push('SESSION_SECRET is not set: using a fixed development secret (refused in production)');
   }
+  const connections = readConnections(raw, env.NODE_ENV === 'production', warnings, (setting, message) => {
+    throw new ConfigError(`Invalid configuration: ${setting}: ${message}`);
+  });
   if (env.SESSION_STORE === 'memory') {
     warnings.push(
       'SESSION_STORE=memory: sessions live in this process only; they are lost on restart and not shared with other replicas (refused in production)',
@@ -313,6 +319,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     oidc: env.OIDC_ISSUER_URL
       ? { issuerUrl: env.OIDC_ISSUER_URL, clientId: env.OIDC_CLIENT_ID!, clientSecret: env.OIDC_CLIENT_SECRET!, redirectUrl: env.OIDC_REDIRECT_URL! }
       : undefined,
+    connections,
     warnings,
   };
 }
@@ -320,6 +327,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
 /** Names of every environment variable the loader reads (used by the deployment consistency checks). */
 export const knownEnvVars: readonly string[] = [
   ...Object.keys(schema.shape),
+  ...connectionsEnvVars,
   'PGHOST',
   'PGPORT',
   'PGUSER',

@@ -9,6 +9,8 @@ const PUBLISHED = new Set([
   'example-only-database-password',
   // app/config.ts: the development secret, if someone sets it by hand
   'dev-only-insecure-session-secret-change-me!',
+  // app/connections/settings.ts: the development CONNECTIONS_KEY
+  'ZGV2LW9ubHktY29ubmVjdGlvbnMta2V5LTMyLWJ5dGU=',
   // test fixtures, the local OpenID Connect provider's client and the Testcontainers database (made at run time since)
   'test-secret-that-is-at-least-32-characters-long',
   'old-secret-old-secret-old-secret-0001',
@@ -38,6 +40,10 @@ function secretsIn(env: NodeJS.ProcessEnv): [setting: string, value: string | un
     ['PGPASSWORD', env.PGPASSWORD, GENERATE.password],
     ['SUPABASE_DB_PASSWORD', env.SUPABASE_DB_PASSWORD, GENERATE.password],
     ['OIDC_CLIENT_SECRET', env.OIDC_CLIENT_SECRET, 'the secret your provider issued for this client'],
+    ...(env.CONNECTIONS_KEY ?? '').split(',').map((s): [string, string, string] => ['CONNECTIONS_KEY', s.trim(), 'openssl rand -base64 32']),
+    ...Object.keys(env)
+      .filter((name) => /^CONNECTIONS_[A-Z0-9_]+_CLIENT_SECRET$/.test(name))
+      .map((name): [string, string | undefined, string] => [name, env[name], 'the secret your provider issued for this client']),
   ];
 }
 
