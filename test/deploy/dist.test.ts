@@ -11,10 +11,12 @@ import { cp, mkdtemp, readFile, readdir, rm, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import pg from 'pg';
 import { freePort } from '../../infra/ports.js';
 import { startReplica, waitForReady } from '../../infra/replica.js';
 import { emptyDatabase, migratedDatabase } from '../helpers/database.js';
 import { TEST_SECRET } from '../helpers/app-instance.js';
+import { runSessionsCli } from '../helpers/sessions-cli.js';
 import { loadCompose, loadManifests, manifest, readText, root } from './files.js';
 
 const run = promisify(execFile);
@@ -44,10 +46,10 @@ function pgEnv(url: string): NodeJS.ProcessEnv {
   };
 }
 
-test('When the project is built from the Docker build context with npm run build, dist/ holds both entry points, the page and every SQL migration', async () => {
+test('When the project is built from the Docker build context with npm run build, dist/ holds the entry points, the page and every SQL and JavaScript migration', async () => {
   const files = new Set(await readdir(dist, { recursive: true }));
-  for (const file of ['app/server.js', 'infra/migrate.js', 'app/public/index.html']) assert.ok(files.has(file), `dist/${file}`);
-  const migrations = (await readdir(join(root, 'infra/migrations'))).filter((f) => f.endsWith('.sql'));
+  for (const file of ['app/server.js', 'infra/migrate.js', 'infra/sessions-cli.js', 'app/public/index.html']) assert.ok(files.has(file), `dist/${file}`);
+  const migrations = (await readdir(join(root, 'infra/migrations'))).filter((f) => /\.(sql|js)$/.test(f));
   assert.ok(migrations.length > 0);
   assert.deepEqual((await readdir(join(dist, 'infra/migrations'))).sort(), migrations.sort());
 });
@@ -58,6 +60,27 @@ test('When the compiled migration runs with plain node on an empty database, it 
   assert.match(first.stdout, /^migrate: applied \d{14}_session-table/);
   const second = await run(process.execPath, [join(dist, 'infra/migrate.js')], { cwd: workDir, env });
   assert.equal(second.stdout.trim(), 'migrate: database is up to date');
+});
+
+test('When the compiled sessions command runs with plain node, the PG* variables and NODE_ENV=production (as docker compose run and kubectl exec run it), it lists and revokes a user\'s sessions', async () => {
+  const url = await migratedDatabase();
+  const db = new pg.Client({ connectionString: url });
+  await db.connect();
+  try {
+    const { rows } = await db.query(`INSERT INTO users (username, password_hash) VALUES ('ops-target', 'x') RETURNING id::text`);
+    const sess = { cookie: { originalMaxAge: 3_600_000 }, user: { id: rows[0].id, username: 'ops-target' }, device: 'Chrome on Linux' };
+    await db.query(`INSERT INTO session (sid, sess, expire) VALUES ('dist-test', $1, now() + interval '1 hour')`, [JSON.stringify(sess)]);
+  } finally {
+    await db.end();
+  }
+  const env = { NODE_ENV: 'production', SESSION_SECRET: TEST_SECRET, ...pgEnv(url) };
+  const script = join(dist, 'infra/sessions-cli.js');
+  const list = await runSessionsCli(['list', '--user', 'ops-target'], env, script);
+  assert.equal(list.code, 0, list.stderr);
+  assert.match(list.stdout, /^1 live session\(s\) of ops-target\n.*\n.*Chrome on Linux\n$/);
+  const revoke = await runSessionsCli(['revoke', '--user', 'ops-target'], env, script);
+  assert.equal(revoke.code, 0, revoke.stderr);
+  assert.match(revoke.stdout, /^revoked 1 live session\(s\) of ops-target/);
 });
 
 test('When the compiled server runs with plain node in production mode, it serves the page, its assets and every probe path, and exits 0 on SIGTERM', async (t) => {

@@ -6,13 +6,12 @@
  * saves it before redirecting. connect-pg-simple's save is an upsert, so a save that lands after the logout's DELETE
  * used to insert the session again.
  *
- * Test instrument (on this file's own disposable database only): to order the two requests without relying on timing,
- * a trigger on the session table parks one statement inside PostgreSQL on an advisory lock that the test holds, for
- * this test's user only. pg_stat_activity shows when each request is where it should be; then the test lets go.
+ * Test instrument (test/helpers/session-gate.ts): to order the two requests without relying on timing, a trigger on the
+ * session table parks one statement inside PostgreSQL on an advisory lock that the test holds, for this test's user
+ * only. pg_stat_activity shows when each request is where it should be; then the test lets go.
  */
-import { describe, it, before, after, type TestContext } from 'node:test';
+import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { randomBytes } from 'node:crypto';
 import type { SessionData } from 'express-session';
 import pg from 'pg';
@@ -27,6 +26,7 @@ import { HttpClient, PASSWORD, uniqueName } from '../helpers/http-client.js';
 import { migratedDatabase } from '../helpers/database.js';
 import { replicaEnv } from '../helpers/replicas.js';
 import { sessionIdOf } from '../helpers/cookies.js';
+import { inFlight, savingRequest, sessionDelete, sessionGate, sessionWrite, type SessionGate } from '../helpers/session-gate.js';
 
 const REDIRECT_URL = 'https://app.example.test/api/oidc/callback';
 const GATE = 6_006; // advisory lock key; the database belongs to this file
@@ -35,15 +35,16 @@ let mock: OidcMock;
 let databaseUrl: string;
 let admin: pg.Client;
 let replicas: ReplicaProcess[];
+let parkSessionStatements: SessionGate['park'];
+let waiting: SessionGate['waiting'];
+let until: SessionGate['until'];
 
 before(async () => {
   mock = await startOidcMock();
   databaseUrl = await migratedDatabase();
   admin = new pg.Client({ connectionString: databaseUrl });
   await admin.connect();
-  // The trigger's function: wait until the test opens the gate (a shared lock is granted once the test's is gone).
-  await admin.query(`CREATE FUNCTION park_until_gate_opens() RETURNS trigger LANGUAGE plpgsql AS $$
-    BEGIN PERFORM pg_advisory_xact_lock_shared(${GATE}); RETURN COALESCE(NEW, OLD); END $$`);
+  ({ park: parkSessionStatements, waiting, until } = await sessionGate(admin, GATE));
   const env = replicaEnv(databaseUrl, { PASSWORD_SCRYPT_COST: '1024', ...mock.env(REDIRECT_URL) });
   replicas = await Promise.all([0, 1, 2].map(async () => startReplica({ port: await freePort(), env })));
   await Promise.all(replicas.map((r) => waitForReady(r)));
@@ -54,53 +55,6 @@ after(async () => {
   await admin?.end();
 });
 
-/** Closes the gate and parks, for as long as it stays closed, every session statement of `events` matching `when`. */
-async function parkSessionStatements(t: TestContext, events: string, when: string): Promise<{ open(): Promise<void> }> {
-  await admin.query(`SELECT pg_advisory_lock(${GATE})`);
-  await admin.query(`CREATE TRIGGER park BEFORE ${events} ON session FOR EACH ROW WHEN (${when}) EXECUTE FUNCTION park_until_gate_opens()`);
-  let opened = false;
-  const open = async () => {
-    if (opened) return;
-    opened = true;
-    await admin.query(`SELECT pg_advisory_unlock(${GATE})`);
-  };
-  t.after(async () => {
-    await open();
-    await admin.query('DROP TRIGGER IF EXISTS park ON session');
-  });
-  return { open };
-}
-
-/** The app's statements now waiting in PostgreSQL, as "<wait event> <statement>". */
-async function waiting(): Promise<string[]> {
-  const { rows } = await admin.query<{ line: string }>(
-    `SELECT wait_event || ' ' || query AS line FROM pg_stat_activity
-     WHERE datname = current_database() AND application_name = 'express-pg-sessions' AND state = 'active' AND wait_event_type = 'Lock'`,
-  );
-  return rows.map((r) => r.line);
-}
-
-async function until(what: string, check: () => Promise<boolean> | boolean): Promise<void> {
-  for (let i = 0; i < 400; i++) {
-    if (await check()) return;
-    await sleep(25);
-  }
-  throw new Error(`gave up waiting: ${what} (waiting now: ${(await waiting()).join(' | ') || 'nothing'})`);
-}
-
-const sessionWrite = /^(advisory|transactionid|tuple) (INSERT INTO|UPDATE) "session"/;
-const sessionDelete = /^(advisory|transactionid|tuple) DELETE FROM "session"/;
-
-/** A request whose answer can be checked for later, while the test goes on. */
-function inFlight(request: Promise<Response>) {
-  let answered = false;
-  const reply = request.then(async (res) => {
-    answered = true;
-    return { status: res.status, text: await res.text(), setCookie: res.headers.getSetCookie() };
-  });
-  return { reply, answered: () => answered };
-}
-
 async function loggedIn(): Promise<{ client: HttpClient; username: string }> {
   const username = uniqueName('final');
   const client = new HttpClient(replicas[0]!.url);
@@ -110,8 +64,7 @@ async function loggedIn(): Promise<{ client: HttpClient; username: string }> {
 }
 
 /** A logged-in user's GET /api/oidc/login on `replica`: loads the session, stores the pending sign-in in it, saves. */
-const startSignIn = (replica: ReplicaProcess, client: HttpClient) =>
-  inFlight(fetch(`${replica.url}/api/oidc/login`, { redirect: 'manual', headers: { cookie: client.cookieHeader } }));
+const startSignIn = (replica: ReplicaProcess, client: HttpClient) => savingRequest(replica.url, client.cookieHeader);
 
 const logOut = (replica: ReplicaProcess, client: HttpClient) =>
   inFlight(fetch(`${replica.url}/api/logout`, { method: 'POST', headers: { cookie: client.cookieHeader, 'x-csrf-token': client.csrfToken } }));
