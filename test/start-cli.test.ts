@@ -39,9 +39,10 @@ describe('npm start', () => {
 
     await until(() => output.includes('Ready:'), 'Ready');
     assert.match(output, new RegExp(`Ready: http://127\\.0\\.0\\.1:${port} +\\(2 replicas behind nginx, PostgreSQL: env\\)`));
-    const state = JSON.parse(readFileSync(join(dataDir, 'cluster.json'), 'utf8'));
-    assert.equal(state.pid, child.pid);
-    assert.equal(state.replicas.length, 2);
+    const readState = () => JSON.parse(readFileSync(join(dataDir, 'cluster.json'), 'utf8')) as { pid: number; replicas: { pid: number }[] };
+    const before = readState();
+    assert.equal(before.pid, child.pid);
+    assert.equal(before.replicas.length, 2);
 
     const client = new HttpClient(`http://127.0.0.1:${port}`);
     assert.equal((await client.post('/api/register', { username: uniqueName(), password: PASSWORD })).status, 201);
@@ -49,6 +50,19 @@ describe('npm start', () => {
     child.kill('SIGHUP');
     await until(() => output.includes('rolling restart done'), 'the rolling restart');
     assert.equal((await client.get('/api/me')).status, 200);
+    // The roll replaced both processes: the old ones are gone, the state file names the new ones.
+    const isRunning = (pid: number) => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    for (const replica of before.replicas) assert.equal(isRunning(replica.pid), false, `old replica ${replica.pid} is gone after the roll`);
+    const after = readState();
+    assert.equal(after.replicas.length, 2);
+    for (const replica of after.replicas) assert.equal(isRunning(replica.pid), true, `new replica ${replica.pid} runs`);
 
     const stoppedAt = Date.now();
     child.kill('SIGTERM');
@@ -56,7 +70,7 @@ describe('npm start', () => {
     assert.ok(Date.now() - stoppedAt < 30_000);
     assert.match(output, /stopped/);
     await assert.rejects(fetch(`http://127.0.0.1:${port}/healthz`), 'nginx is gone');
-    for (const replica of state.replicas) assert.throws(() => process.kill(replica.pid, 0), 'replica is gone');
+    for (const replica of after.replicas) assert.equal(isRunning(replica.pid), false, `replica ${replica.pid} is gone after stop`);
   });
 
   it('When --replicas is not a number, then it exits 1 with one line', async () => {
