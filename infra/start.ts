@@ -2,7 +2,7 @@
  * `npm start`: the whole cluster on this machine. Postgres (DATABASE_URL, else an embedded one whose data stays
  * in .data/postgres), migrations once, N replicas, nginx on 127.0.0.1:8080. SIGHUP rolls, SIGINT/SIGTERM stop.
  * Options: --replicas N (3), --port P (8080), --data-dir DIR (.data: secret, logs, state file, embedded data),
- * --oidc-mock (a local OpenID Connect provider, and "Sign in with OIDC" on the page).
+ * --oidc-mock (a local OpenID Connect provider, and "Sign in with OIDC" on the page; a local account connections provider too).
  */
 import { createWriteStream, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
@@ -13,6 +13,7 @@ import { startPostgres } from './postgres.js';
 import { migrate } from './migrate.js';
 import { startCluster } from './cluster.js';
 import { startOidcMock } from './oidc-mock.js';
+import { startConnectionsMock } from './connections-mock.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const STOP_DEADLINE_MS = 30_000;
@@ -42,11 +43,11 @@ function options() {
   }
 }
 
-/** One secret for every replica (they must share it), kept across runs so cookies stay valid. */
-function sessionSecret(): string {
-  if (process.env.SESSION_SECRET) return process.env.SESSION_SECRET;
-  const file = join(dataDir, 'session-secret');
-  if (!existsSync(file)) writeFileSync(file, randomBytes(48).toString('base64url'), { mode: 0o600 });
+/** A secret every replica must share, kept across runs so cookies stay valid and stored tokens readable. */
+function keptSecret(setting: string, fileName: string, make: () => string): string {
+  if (process.env[setting]) return process.env[setting];
+  const file = join(dataDir, fileName);
+  if (!existsSync(file)) writeFileSync(file, make(), { mode: 0o600 });
   return readFileSync(file, 'utf8').trim();
 }
 
@@ -73,17 +74,27 @@ const applied = await migrate({ ...process.env, DATABASE_URL: postgres.url }).ca
 say(applied.length ? `migrations: applied ${applied.join(', ')}` : 'migrations: database is up to date');
 
 const oidc = oidcMock ? await startOidcMock() : undefined;
+const connections = oidcMock ? await startConnectionsMock() : undefined;
+const connectionsEnv = connections && {
+  ...connections.env(`http://127.0.0.1:${port}`),
+  CONNECTIONS_KEY: keptSecret('CONNECTIONS_KEY', 'connections-key', () => randomBytes(32).toString('base64')),
+};
 const cluster = await startCluster({
   databaseUrl: postgres.url,
   replicas,
   port,
   // The provider sends the browser back through nginx, to whichever replica.
-  env: { SESSION_SECRET: sessionSecret(), ...oidc?.env(`http://127.0.0.1:${port}/api/oidc/callback`) },
+  env: {
+    SESSION_SECRET: keptSecret('SESSION_SECRET', 'session-secret', () => randomBytes(48).toString('base64url')),
+    ...oidc?.env(`http://127.0.0.1:${port}/api/oidc/callback`),
+    ...connectionsEnv,
+  },
   logDir,
   stateFile,
   log: say,
 }).catch(async (err: Error) => {
   await oidc?.stop();
+  await connections?.stop();
   await postgres.stop();
   return fail(err.message);
 });
@@ -92,6 +103,7 @@ say(`\nReady: ${cluster.url}  (${replicas} replicas behind nginx, PostgreSQL: ${
 say(`Logs:  ${relative(process.cwd(), logDir) || '.'}/replica-N.log and postgres.log, nginx in ${relative(process.cwd(), cluster.nginx.runDir)}`);
 say(`State: ${relative(process.cwd(), stateFile)}`);
 if (oidc) say(`OIDC:  local provider at ${oidc.issuerUrl}; "Sign in with OIDC" on the page signs in as johndoe`);
+if (connections) say(`Connections: local OAuth 2.0 provider at ${connections.url}; "Connect" under "Connected accounts" connects to it`);
 say('Ctrl+C stops everything; `kill -HUP <pid>` restarts the replicas one at a time.\n');
 
 let busy = false;
@@ -118,6 +130,7 @@ async function stop(signal: string) {
   setTimeout(() => fail(`did not stop within ${STOP_DEADLINE_MS / 1000} s`), STOP_DEADLINE_MS).unref();
   await cluster.stop();
   await oidc?.stop();
+  await connections?.stop();
   await postgres.stop();
   say('stopped');
   process.exit(0);
