@@ -22,6 +22,14 @@ export function createUsers(pool: pg.Pool) {
         throw err;
       }
     },
+    /**
+     * The stored hash as it stands once a password change in progress has committed (FOR SHARE waits for it). A login
+     * compares it with the hash it checked, after its session is saved: see app/routes/auth.ts.
+     */
+    async passwordHashAfterChanges(id: string): Promise<string | undefined> {
+      const { rows } = await pool.query<{ hash: string }>('SELECT password_hash AS hash FROM users WHERE id = $1 FOR SHARE', [id]);
+      return rows[0]?.hash;
+    },
     async find(username: string): Promise<UserRecord | undefined> {
       const { rows } = await pool.query<UserRecord>(
         'SELECT id::text, username, password_hash AS "passwordHash" FROM users WHERE lower(username) = lower($1)',

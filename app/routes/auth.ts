@@ -74,6 +74,13 @@ export function authRoutes(users: Users, throttle: LoginThrottle, cookieName: st
     if (!found || !ok) throw new HttpError(401, 'wrong username or password'); // the attempt stays counted
     await attempt.succeeded();
     const csrfToken = await startSession(req, { id: found.id, username: found.username });
+    // A password change (POST /api/password) that committed after the check above ended every session but could not see
+    // this one, saved after its DELETE began: the old password must not keep a session. Either the change's DELETE sees
+    // this session, or this read waits for the change and sees the new hash.
+    if ((await users.passwordHashAfterChanges(found.id)) !== found.passwordHash) {
+      await sessionCall(req, 'destroy');
+      throw new HttpError(401, 'wrong username or password');
+    }
     res.json({ user: { username: found.username }, csrfToken });
   });
 

@@ -181,3 +181,29 @@ describe('A request in flight cannot bring an ended session back', () => {
     });
   }
 });
+
+describe('A login with the old password cannot outlive a password change', () => {
+  it('When a login that checked the old password saves its session while the change ends every session, then the login gets 401 and leaves no session', async (t) => {
+    const { username, sessions } = await signedInOnEachReplica();
+    const [other, keeper] = sessions as [HttpClient, HttpClient];
+    // Park the change's DELETE of the user's sessions at the other session's row, with the new hash written but not
+    // yet committed: a login now still checks the old hash, and its session comes after the DELETE began.
+    const parked = await gate.park(t, 'DELETE', `OLD.sid = ${admin.escapeLiteral(sidOf(other))}`);
+    const change = endings['a password change'](keeper);
+    await gate.until("the change's DELETE is parked", async () => (await gate.waiting()).some((w) => sessionDelete.test(w)));
+
+    const login = new HttpClient(replicas[2]!.url);
+    let answered = false;
+    const attempt = login.post('/api/login', { username, password: PASSWORD }).finally(() => (answered = true));
+    // Without the check after the save, the login answers here, signed in with the old password.
+    await gate.until("the login's check of the hash waits for the change", async () => answered || (await gate.waiting()).some((w) => /FOR SHARE/.test(w)));
+    await parked.open();
+
+    assert.equal((await change.reply).status, 200);
+    const res = await attempt;
+    assert.equal(res.status, 401, JSON.stringify(res.body));
+    assert.equal(login.cookies.size, 0, 'no session cookie');
+    const { rows } = await admin.query(`SELECT count(*)::int AS n FROM session WHERE user_id = (SELECT id FROM users WHERE username = $1)`, [username]);
+    assert.equal(rows[0].n, 1, "only the change's own new session");
+  });
+});
