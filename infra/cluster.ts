@@ -82,6 +82,7 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
     HOST: '127.0.0.1',
   };
   let stopping = false;
+  // Assigned once, below; writeState() reads it while the replicas start, before nginx.
   let nginx: NginxHandle | undefined;
 
   const spawnInto = (slot: Omit<Slot, 'process' | 'ready'> & Partial<Slot>): Slot => {
@@ -120,10 +121,11 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
   } catch (err) {
     stopping = true;
     await Promise.all(slots.map((s) => s.process.stop('SIGKILL')));
-    throw new Error(`${(err as Error).message}; see ${logDir}`);
+    throw new Error(`${(err as Error).message}; see ${logDir}`, { cause: err });
   }
 
   const upstreams = () => slots.map((s) => ({ address: `127.0.0.1:${s.port}`, down: s.down }));
+  // eslint-disable-next-line prefer-const -- see the declaration above
   nginx = await startNginx({
     host,
     port: opts.port ?? 8080,

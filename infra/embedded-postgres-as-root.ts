@@ -107,7 +107,7 @@ async function copyOnce(source: string, target: string): Promise<void> {
     await rename(partial, target);
   } catch (err) {
     await rm(partial, { recursive: true, force: true });
-    if (!existsSync(target)) throw new Error(`postgres: could not copy PostgreSQL's binaries to ${target}: ${(err as Error).message}`);
+    if (!existsSync(target)) throw new Error(`postgres: could not copy PostgreSQL's binaries to ${target}: ${(err as Error).message}`, { cause: err });
   }
 }
 

@@ -134,7 +134,7 @@ async function waitUntilAnswers(url: string, timeoutMs: number): Promise<void> {
       return;
     } catch (err) {
       await client.end().catch(() => {});
-      if (Date.now() > deadline) throw new Error(`postgres: ${url.replace(/:[^:@/]*@/, ':***@')} did not answer: ${err}`);
+      if (Date.now() > deadline) throw new Error(`postgres: ${url.replace(/:[^:@/]*@/, ':***@')} did not answer: ${err}`, { cause: err });
       await new Promise((resolve) => setTimeout(resolve, 250));
     }
   }

@@ -37,7 +37,7 @@ if (spawnSync('npm', ['run', '--silent', 'build'], { cwd: root, stdio: 'inherit'
 }
 
 const postgres = await startPostgres({ env: {}, log: (line) => console.error(line) });
-let code = 1;
+let code: number;
 try {
   await migrate({ DATABASE_URL: postgres.url });
   const port = await freePort();

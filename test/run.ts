@@ -23,7 +23,7 @@ const postgres = await startPostgres({ log: (line) => console.log(line) }).catch
   console.error(`test: no PostgreSQL for the tests: ${err.message}`);
   process.exit(1);
 });
-let code = 1;
+let code: number;
 try {
   // A hung test fails after TEST_TIMEOUT_MS instead of holding CI until its limit; the slowest suite takes under a
   // minute on a loaded 2-core machine.

@@ -61,6 +61,6 @@ export async function startFleet({ name, replicas: count, args, env, logDir, log
   } catch (err) {
     await nginx?.stop();
     await Promise.all(replicas.map((r) => r.stop('SIGKILL')));
-    throw new Error(`${name}: ${(err as Error).message} (logs in ${logDir})`);
+    throw new Error(`${name}: ${(err as Error).message} (logs in ${logDir})`, { cause: err });
   }
 }

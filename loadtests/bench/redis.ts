@@ -9,6 +9,7 @@ import { createClient, type RedisClientType } from 'redis';
 import { freePort } from '../../infra/ports.js';
 
 /** What `createClient({ url })` returns (RESP3, no modules): one name for it across the bench. */
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type -- redis spells "no modules, functions, scripts" as {}
 export type RedisClient = RedisClientType<{}, {}, {}, 3, {}>;
 
 export interface RedisHandle {

@@ -19,6 +19,7 @@ export function header(headers: Headers, name: string): string | string[] | unde
   return undefined;
 }
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- the app's JSON answers, read field by field by the scenarios
 function json(body: string): any {
   try {
     return JSON.parse(body);
@@ -50,6 +51,7 @@ export function userTraffic(user: VirtualUser, rec: Recorder): { requests: Reque
   };
 
   /** Common checks; returns the parsed body when the status is the expected 200. */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- as json() above
   const answered = (status: number, body: string, headers: Headers): any => {
     rec.instance(header(headers, 'x-instance') as string | undefined);
     if (status === 200) return json(body) ?? (fail('malformed body', body), undefined);

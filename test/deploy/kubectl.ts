@@ -19,8 +19,8 @@ function run(file: string, args: string[]): string {
     return execFileSync(file, args, { cwd: root, env: offline, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 16 << 20 });
   } catch (err) {
     const { code, stderr } = err as NodeJS.ErrnoException & { stderr?: string };
-    if (code === 'ENOENT') throw new Error(`${MISSING} (no kubectl on PATH)`);
-    throw new Error(`${file} ${args.join(' ')}: ${stderr?.trim() || (err as Error).message}`);
+    if (code === 'ENOENT') throw new Error(`${MISSING} (no kubectl on PATH)`, { cause: err });
+    throw new Error(`${file} ${args.join(' ')}: ${stderr?.trim() || (err as Error).message}`, { cause: err });
   }
 }
 

@@ -14,8 +14,8 @@ async function openssl(args: string[]): Promise<void> {
   try {
     await promisify(execFile)('openssl', args);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new Error('openssl not found: install it with apt-get install -y openssl');
-    throw new Error(`openssl ${args[0]} failed: ${(err as { stderr?: string }).stderr ?? err}`);
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new Error('openssl not found: install it with apt-get install -y openssl', { cause: err });
+    throw new Error(`openssl ${args[0]} failed: ${(err as { stderr?: string }).stderr ?? err}`, { cause: err });
   }
 }
 

@@ -48,7 +48,7 @@ async function enableTls(url: string, server: KeyPair): Promise<void> {
       await probe.connect();
       return;
     } catch (err) {
-      if (Date.now() > deadline) throw new Error(`PostgreSQL did not start serving TLS: ${(err as Error).message}`);
+      if (Date.now() > deadline) throw new Error(`PostgreSQL did not start serving TLS: ${(err as Error).message}`, { cause: err });
       await sleep(100);
     } finally {
       await probe.end().catch(() => {});
