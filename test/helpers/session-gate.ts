@@ -6,7 +6,12 @@
  */
 import type { TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type pg from 'pg';
+import pg from 'pg';
+import { freePort } from '../../infra/ports.js';
+import { startReplica, waitForReady, type ReplicaProcess } from '../../infra/replica.js';
+import { startOidcMock } from '../../infra/oidc-mock.js';
+import { migratedDatabase } from './database.js';
+import { replicaEnv } from './replicas.js';
 
 export const sessionWrite = /^(advisory|transactionid|tuple) (INSERT INTO|UPDATE) "session"/;
 export const sessionDelete = /^(advisory|transactionid|tuple) (WITH \w+ AS \()?DELETE FROM "session"/;
@@ -20,7 +25,7 @@ export interface SessionGate {
 }
 
 /** `key`: the advisory lock key; the database belongs to the calling test file. */
-export async function sessionGate(admin: pg.Client, key: number): Promise<SessionGate> {
+async function sessionGate(admin: pg.Client, key: number): Promise<SessionGate> {
   // The trigger's function: wait until the test opens the gate (a shared lock is granted once the test's is gone).
   await admin.query(`CREATE FUNCTION park_until_gate_opens() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN PERFORM pg_advisory_xact_lock_shared(${key}); RETURN COALESCE(NEW, OLD); END $$`);
@@ -76,3 +81,38 @@ export function inFlight(request: Promise<Response>) {
  */
 export const savingRequest = (replicaUrl: string, cookieHeader: string) =>
   inFlight(fetch(`${replicaUrl}/api/oidc/login`, { redirect: 'manual', headers: { cookie: cookieHeader } }));
+
+export interface RaceCluster {
+  databaseUrl: string;
+  /** The test's own connection, outside the app's pool. */
+  admin: pg.Client;
+  gate: SessionGate;
+  replicas: ReplicaProcess[];
+  stop(): Promise<void>;
+}
+
+/**
+ * Three replica processes on a migrated database of their own, with OIDC settings (a local provider) so that
+ * `savingRequest` works, and the gate on that database. `key`: the gate's advisory lock key.
+ */
+export async function startRaceCluster(key: number): Promise<RaceCluster> {
+  const mock = await startOidcMock();
+  const databaseUrl = await migratedDatabase();
+  const admin = new pg.Client({ connectionString: databaseUrl });
+  await admin.connect();
+  const gate = await sessionGate(admin, key);
+  const env = replicaEnv(databaseUrl, { PASSWORD_SCRYPT_COST: '1024', ...mock.env('https://app.example.test/api/oidc/callback') });
+  const replicas = await Promise.all([0, 1, 2].map(async () => startReplica({ port: await freePort(), env })));
+  await Promise.all(replicas.map((r) => waitForReady(r)));
+  return {
+    databaseUrl,
+    admin,
+    gate,
+    replicas,
+    async stop() {
+      await Promise.all(replicas.map((r) => r.stop('SIGKILL')));
+      await mock.stop();
+      await admin.end();
+    },
+  };
+}

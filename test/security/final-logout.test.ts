@@ -14,25 +14,19 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import type { SessionData } from 'express-session';
-import pg from 'pg';
+import type pg from 'pg';
 import { loadConfig } from '../../app/config.js';
 import { createPool } from '../../app/db.js';
 import { closeSessionStore, createSessionStore } from '../../app/session.js';
 import { SessionEndedError } from '../../app/session-store.js';
-import { freePort } from '../../infra/ports.js';
-import { startReplica, waitForReady, type ReplicaProcess } from '../../infra/replica.js';
-import { startOidcMock, type OidcMock } from '../../infra/oidc-mock.js';
+import type { ReplicaProcess } from '../../infra/replica.js';
 import { HttpClient, PASSWORD, uniqueName } from '../helpers/http-client.js';
-import { migratedDatabase } from '../helpers/database.js';
-import { replicaEnv } from '../helpers/replicas.js';
 import { sessionIdOf } from '../helpers/cookies.js';
-import { inFlight, savingRequest, sessionDelete, sessionGate, sessionWrite, type SessionGate } from '../helpers/session-gate.js';
+import { inFlight, savingRequest, sessionDelete, sessionWrite, startRaceCluster, type RaceCluster, type SessionGate } from '../helpers/session-gate.js';
 
-const REDIRECT_URL = 'https://app.example.test/api/oidc/callback';
 const GATE = 6_006; // advisory lock key; the database belongs to this file
 
-let mock: OidcMock;
-let databaseUrl: string;
+let race: RaceCluster;
 let admin: pg.Client;
 let replicas: ReplicaProcess[];
 let parkSessionStatements: SessionGate['park'];
@@ -40,20 +34,11 @@ let waiting: SessionGate['waiting'];
 let until: SessionGate['until'];
 
 before(async () => {
-  mock = await startOidcMock();
-  databaseUrl = await migratedDatabase();
-  admin = new pg.Client({ connectionString: databaseUrl });
-  await admin.connect();
-  ({ park: parkSessionStatements, waiting, until } = await sessionGate(admin, GATE));
-  const env = replicaEnv(databaseUrl, { PASSWORD_SCRYPT_COST: '1024', ...mock.env(REDIRECT_URL) });
-  replicas = await Promise.all([0, 1, 2].map(async () => startReplica({ port: await freePort(), env })));
-  await Promise.all(replicas.map((r) => waitForReady(r)));
+  race = await startRaceCluster(GATE);
+  ({ admin, replicas } = race);
+  ({ park: parkSessionStatements, waiting, until } = race.gate);
 });
-after(async () => {
-  await Promise.all((replicas ?? []).map((r) => r.stop('SIGKILL')));
-  await mock?.stop();
-  await admin?.end();
-});
+after(() => race?.stop());
 
 async function loggedIn(): Promise<{ client: HttpClient; username: string }> {
   const username = uniqueName('final');
@@ -122,7 +107,7 @@ describe('Final logout across replicas', () => {
   });
 
   it('When the store saves a session it loaded after the row was deleted, then it refuses with SessionEndedError and inserts nothing; a new session still inserts', async (t) => {
-    const config = loadConfig({ NODE_ENV: 'test', DATABASE_URL: databaseUrl });
+    const config = loadConfig({ NODE_ENV: 'test', DATABASE_URL: race.databaseUrl });
     const pool = createPool(config.database, () => {});
     const store = createSessionStore(config, pool, () => {});
     t.after(async () => {

@@ -6,42 +6,27 @@
  */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import pg from 'pg';
-import { freePort } from '../../infra/ports.js';
-import { startReplica, waitForReady, type ReplicaProcess } from '../../infra/replica.js';
-import { startOidcMock, type OidcMock } from '../../infra/oidc-mock.js';
+import type pg from 'pg';
+import type { ReplicaProcess } from '../../infra/replica.js';
 import { HttpClient, PASSWORD, uniqueName } from '../helpers/http-client.js';
-import { migratedDatabase } from '../helpers/database.js';
-import { replicaEnv } from '../helpers/replicas.js';
 import { sessionIdOf } from '../helpers/cookies.js';
-import { inFlight, savingRequest, sessionDelete, sessionGate, sessionWrite, type SessionGate } from '../helpers/session-gate.js';
+import { inFlight, savingRequest, sessionDelete, sessionWrite, startRaceCluster, type RaceCluster, type SessionGate } from '../helpers/session-gate.js';
 import { runSessionsCli } from '../helpers/sessions-cli.js';
 
-const REDIRECT_URL = 'https://app.example.test/api/oidc/callback';
 const GATE = 6_016; // advisory lock key; the database belongs to this file
 const NEW_PASSWORD = 'another passphrase entirely';
 
-let mock: OidcMock;
+let race: RaceCluster;
 let databaseUrl: string;
 let admin: pg.Client;
 let gate: SessionGate;
 let replicas: ReplicaProcess[];
 
 before(async () => {
-  mock = await startOidcMock();
-  databaseUrl = await migratedDatabase();
-  admin = new pg.Client({ connectionString: databaseUrl });
-  await admin.connect();
-  gate = await sessionGate(admin, GATE);
-  const env = replicaEnv(databaseUrl, { PASSWORD_SCRYPT_COST: '1024', ...mock.env(REDIRECT_URL) });
-  replicas = await Promise.all([0, 1, 2].map(async () => startReplica({ port: await freePort(), env })));
-  await Promise.all(replicas.map((r) => waitForReady(r)));
+  race = await startRaceCluster(GATE);
+  ({ databaseUrl, admin, gate, replicas } = race);
 });
-after(async () => {
-  await Promise.all((replicas ?? []).map((r) => r.stop('SIGKILL')));
-  await mock?.stop();
-  await admin?.end();
-});
+after(() => race?.stop());
 
 /** A user signed in three times, on replicas A, B and C, each session seen by every replica. */
 async function signedInOnEachReplica(): Promise<{ username: string; sessions: HttpClient[] }> {
