@@ -1,21 +1,18 @@
 /**
- * Runs the real nginx in front of local replicas, from the same top-level nginx.conf that compose and Kubernetes use.
- * Only the marked blocks (upstream servers, listen) are rewritten: Debian's nginx 1.22 knows neither `resolver`
- * nor `resolve` inside an upstream, which the compose form needs.
+ * Runs the real nginx in front of local replicas, from the same top-level nginx.conf that compose and Kubernetes use,
+ * rendered by nginx-config.ts (Debian's nginx 1.22 knows neither `resolver` nor `resolve` inside an upstream, which
+ * the compose form needs); finds or installs nginx through system-tool.ts.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chmod, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ensureTool, lastLine, run, type Tool } from './system-tool.js';
-
-export interface Upstream {
-  address: string; // '127.0.0.1:3001'
-  down?: boolean;
-}
+import { renderMainConf, renderSiteConf, type Upstream } from './nginx-config.js';
+import { childPids } from './proc-stat.js';
 
 export interface NginxHandle {
   url: string;
@@ -31,105 +28,6 @@ const templatePath = fileURLToPath(new URL('../nginx.conf', import.meta.url));
 const START_TIMEOUT_MS = 10_000;
 const RELOAD_TIMEOUT_MS = 10_000;
 const STOP_TIMEOUT_MS = 10_000;
-
-/** Replaces the lines between `# BEGIN name` and `# END name`, keeping the BEGIN line's indentation. */
-export function replaceBlock(text: string, name: string, lines: string[]): string {
-  const re = new RegExp(`^([ \\t]*)# BEGIN ${name}[ \\t]*\\r?\\n[\\s\\S]*?^[ \\t]*# END ${name}[ \\t]*$`, 'm');
-  const match = re.exec(text);
-  if (!match) throw new Error(`nginx.conf: missing "# BEGIN ${name}" / "# END ${name}" markers`);
-  const indent = match[1] ?? '';
-  const block = [`# BEGIN ${name}`, ...lines, `# END ${name}`].map((l) => indent + l).join('\n');
-  return text.slice(0, match.index) + block + text.slice(match.index + match[0].length);
-}
-
-// Addresses and paths go into nginx syntax verbatim: refuse anything that could end a directive.
-const ADDRESS = /^[\w.\-:[\]]+$/;
-
-/** A second listen address that terminates TLS with this certificate and key (PEM files). */
-export interface TlsListen {
-  listen: string;
-  certificate: string;
-  key: string;
-}
-
-/**
- * The forwarded proto block for an nginx behind a TLS-terminating proxy (an ingress, a load balancer): the replicas get
- * that proxy's X-Forwarded-Proto (http or https only), nginx's own scheme when it sends none. Only for an nginx that
- * nothing but that proxy can reach: anyone else reaching it could claim https.
- */
-const behindProxyForwardedProto = [
-  '# Behind a TLS-terminating proxy (ingress, load balancer) that sets X-Forwarded-Proto: keep its http or https.',
-  'map $http_x_forwarded_proto $forwarded_proto {',
-  '    default $scheme;',
-  '    http    http;',
-  '    https   https;',
-  '}',
-];
-
-/** A site config whose nginx keeps the X-Forwarded-Proto of the trusted proxy in front of it (Kubernetes behind an ingress). */
-export function trustFrontProxy(siteConf: string): string {
-  return replaceBlock(siteConf, 'forwarded proto', behindProxyForwardedProto);
-}
-
-/**
- * Replaces the marked upstream servers and listen blocks of the top-level nginx.conf, and with `trustFrontProxy` its
- * forwarded proto block. Throws if a marker is missing.
- */
-export function renderSiteConf(template: string, opts: { listen: string; upstreams: Upstream[]; tls?: TlsListen; trustFrontProxy?: boolean }): string {
-  if (opts.upstreams.length === 0) throw new Error('renderSiteConf: at least one upstream is required');
-  for (const address of [opts.listen, ...(opts.tls ? [opts.tls.listen] : []), ...opts.upstreams.map((u) => u.address)]) {
-    if (!ADDRESS.test(address)) throw new Error(`renderSiteConf: invalid address ${JSON.stringify(address)}`);
-  }
-  // Same failure settings as the compose form, so failover behaves alike everywhere.
-  const servers = opts.upstreams.map((u) => `server ${u.address}${u.down ? ' down' : ''} max_fails=1 fail_timeout=2s;`);
-  const withServers = replaceBlock(template, 'upstream servers', servers);
-  const tls = opts.tls
-    ? [`listen ${opts.tls.listen} ssl;`, `ssl_certificate ${quote(opts.tls.certificate)};`, `ssl_certificate_key ${quote(opts.tls.key)};`]
-    : [];
-  const site = replaceBlock(withServers, 'listen', [`listen ${opts.listen};`, ...tls]);
-  return opts.trustFrontProxy ? trustFrontProxy(site) : site;
-}
-
-function quote(path: string): string {
-  if (/["$\\\n;{}]/.test(path)) throw new Error(`nginx: unsupported characters in path ${JSON.stringify(path)}`);
-  return `"${path}"`;
-}
-
-/**
- * Wraps a site config in a minimal main config for running nginx as an ordinary process with prefix `runDir`;
- * the temp paths (request bodies, large responses) go in `tempDir` (default runDir).
- */
-export function renderMainConf(opts: { runDir: string; siteConfPath: string; tempDir?: string }): string {
-  const p = (name: string) => quote(join(opts.runDir, name));
-  const temp = (name: string) => quote(join(opts.tempDir ?? opts.runDir, name));
-  const elsewhere = opts.tempDir && opts.tempDir !== opts.runDir ? ` (temp files in ${opts.tempDir})` : '';
-  return `# Generated by infra/nginx.ts: a foreground nginx whose files live in ${opts.runDir}${elsewhere}.
-worker_processes 1;
-daemon off;
-master_process on;
-error_log ${p('error.log')} warn;
-pid ${p('nginx.pid')};
-
-events {
-    worker_connections 4096;
-}
-
-http {
-    # Temp files in a folder of our own: the Debian defaults under /var/lib/nginx may not exist or be writable.
-    client_body_temp_path ${temp('client_body_temp')};
-    proxy_temp_path ${temp('proxy_temp')};
-    fastcgi_temp_path ${temp('fastcgi_temp')};
-    uwsgi_temp_path ${temp('uwsgi_temp')};
-    scgi_temp_path ${temp('scgi_temp')};
-
-    log_format cluster '$remote_addr [$time_iso8601] "$request" $status $body_bytes_sent '
-                       'req_id=$req_id upstream=$upstream_addr upstream_status=$upstream_status rt=$request_time';
-    access_log ${p('access.log')} cluster;
-
-    include ${quote(opts.siteConfPath)};
-}
-`;
-}
 
 const nginxTool: Tool = {
   name: 'nginx',
@@ -155,24 +53,6 @@ async function tail(path: string, count = 5): Promise<string> {
   const text = await readFile(path, 'utf8').catch(() => '');
   const lines = text.split('\n').filter(Boolean).map((l) => l.replace(/^\S+ \S+ (\[\w+\]) \d+#\d+: /, '$1 '));
   return [...new Set(lines)].slice(-count).join('; ');
-}
-
-/** PIDs whose parent is `ppid` (nginx workers of a master), from /proc; undefined where /proc is unavailable. */
-async function childPids(ppid: number): Promise<number[] | undefined> {
-  let entries: string[];
-  try {
-    entries = (await readdir('/proc')).filter((e) => /^\d+$/.test(e));
-  } catch {
-    return undefined;
-  }
-  const pids: number[] = [];
-  for (const entry of entries) {
-    const stat = await readFile(`/proc/${entry}/stat`, 'utf8').catch(() => '');
-    // "pid (comm) state ppid ...": comm may contain spaces and parentheses, so parse after the last ')'.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    if (Number(fields[1]) === ppid) pids.push(Number(entry));
-  }
-  return pids;
 }
 
 function canConnect(host: string, port: number): Promise<boolean> {
@@ -270,7 +150,7 @@ export async function startNginx(opts: {
     (stopping ??= (async () => {
       process.removeListener('exit', onExit);
       if (!exited) {
-        const workers = (await childPids(pid)) ?? [];
+        const workers = childPids(pid) ?? [];
         child.kill('SIGQUIT'); // graceful: finish in-flight requests
         await Promise.race([exit, sleep(STOP_TIMEOUT_MS, undefined, { ref: false })]); // unref: do not hold the process open
         if (!exited) {
@@ -317,7 +197,7 @@ export async function startNginx(opts: {
       await writeFile(siteConf, previous);
       throw err;
     }
-    const before = await childPids(pid);
+    const before = childPids(pid);
     child.kill('SIGHUP');
     if (!before) {
       await sleep(500); // no /proc: give nginx a moment
@@ -326,7 +206,7 @@ export async function startNginx(opts: {
     // Done when new workers serve and the old ones (still on the old config) have finished their requests.
     const deadline = Date.now() + RELOAD_TIMEOUT_MS;
     for (;;) {
-      const now = (await childPids(pid)) ?? [];
+      const now = childPids(pid) ?? [];
       const fresh = now.some((p) => !before.includes(p));
       if (fresh && !now.some((p) => before.includes(p))) return;
       if (exited) throw new Error(`nginx exited during reload: ${await tail(errorLog)}`);

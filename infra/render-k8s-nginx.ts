@@ -8,7 +8,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
-import { replaceBlock, trustFrontProxy } from './nginx.js';
+import { replaceBlock, trustFrontProxy } from './nginx-config.js';
 
 export const NAMESPACE = 'pg-sessions';
 

@@ -8,7 +8,8 @@ import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { ensureNginx, renderMainConf, renderSiteConf, startNginx, trustFrontProxy, type NginxHandle, type Upstream } from '../infra/nginx.js';
+import { ensureNginx, startNginx, type NginxHandle } from '../infra/nginx.js';
+import { renderMainConf, renderSiteConf, trustFrontProxy, type Upstream } from '../infra/nginx-config.js';
 
 const template = await readFile(new URL('../nginx.conf', import.meta.url), 'utf8');
 

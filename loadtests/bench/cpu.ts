@@ -4,28 +4,10 @@
  * closed), so nothing is counted twice and nothing that ran is lost.
  */
 import { execFileSync } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
+import { allPids, readStat, type ProcStat } from '../../infra/proc-stat.js';
 
 const TICKS_PER_SECOND = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
-
-interface ProcStat {
-  ppid: number;
-  ticks: number;
-}
-
-function readStat(pid: number): ProcStat | undefined {
-  let text: string;
-  try {
-    text = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  } catch {
-    return undefined; // exited meanwhile
-  }
-  // "pid (comm) state ppid ...": comm may hold spaces and parentheses, so split after the last ')'.
-  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
-  // Fields from `state` (index 0): ppid 1, utime 11, stime 12, cutime 13, cstime 14.
-  const ticks = [11, 12, 13, 14].reduce((sum, i) => sum + Number(fields[i]), 0);
-  return { ppid: Number(fields[1]), ticks };
-}
 
 /** The parent of a process (0 when it is gone). */
 export function parentPid(pid: number): number {
@@ -40,10 +22,9 @@ export function processCpuSeconds(pid: number): number {
 /** CPU seconds used so far by each named group of process trees, e.g. { replicas: [pid, pid], postgres: [pid] }. */
 export function cpuSeconds<K extends string>(groups: Record<K, number[]>): Record<K, number> {
   const stats = new Map<number, ProcStat>();
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    const stat = readStat(Number(entry));
-    if (stat) stats.set(Number(entry), stat);
+  for (const pid of allPids() ?? []) {
+    const stat = readStat(pid);
+    if (stat) stats.set(pid, stat);
   }
   const children = new Map<number, number[]>();
   for (const [pid, { ppid }] of stats) children.set(ppid, [...(children.get(ppid) ?? []), pid]);
