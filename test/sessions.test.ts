@@ -2,13 +2,13 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
-import { startApp, type AppInstance } from './helpers/app-instance.js';
+import { generatedSecret, startApp, type AppInstance } from './helpers/app-instance.js';
 import { HttpClient, PASSWORD, uniqueName } from './helpers/http-client.js';
 import { migratedDatabase } from './helpers/database.js';
 import { sessionIdOf } from './helpers/cookies.js';
 
 const FIREFOX_ON_WINDOWS = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:133.0) Gecko/20100101 Firefox/133.0';
-const NEW_PASSWORD = 'a brand new passphrase';
+const NEW_PASSWORD = generatedSecret(); // generated: production refuses every value written in the repository
 
 let databaseUrl: string;
 let admin: pg.Client;

@@ -10,11 +10,12 @@ import type pg from 'pg';
 import type { ReplicaProcess } from '../../infra/replica.js';
 import { HttpClient, PASSWORD, uniqueName } from '../helpers/http-client.js';
 import { sessionIdOf } from '../helpers/cookies.js';
+import { generatedSecret } from '../helpers/app-instance.js';
 import { inFlight, savingRequest, sessionDelete, sessionWrite, startRaceCluster, type RaceCluster, type SessionGate } from '../helpers/session-gate.js';
 import { runSessionsCli } from '../helpers/sessions-cli.js';
 
 const GATE = 6_016; // advisory lock key; the database belongs to this file
-const NEW_PASSWORD = 'another passphrase entirely';
+const NEW_PASSWORD = generatedSecret(); // generated: production refuses every value written in the repository
 
 let race: RaceCluster;
 let databaseUrl: string;
