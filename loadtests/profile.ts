@@ -6,7 +6,6 @@
  * (and production runs the build). Options: --users N (50), --duration S (20), --out DIR (results).
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { readdirSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
@@ -16,6 +15,7 @@ import { startPostgres } from '../infra/postgres.js';
 import { migrate } from '../infra/migrate.js';
 import { freePort } from '../infra/ports.js';
 import { LOAD_TEST_SCRYPT_COST } from './target.js';
+import { toolReplicaEnv } from '../infra/replica-env.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const clinicBin = join(root, 'node_modules', 'clinic', createRequire(import.meta.url)('clinic/package.json').bin.clinic);
@@ -49,15 +49,12 @@ try {
     env: {
       ...process.env,
       NO_INSIGHT: '1', // clinic would otherwise ask whether it may send usage data
-      NODE_ENV: 'production',
-      DATABASE_URL: postgres.url,
-      SESSION_SECRET: randomBytes(48).toString('base64url'),
-      PASSWORD_SCRYPT_COST: String(LOAD_TEST_SCRYPT_COST),
-      LOGIN_MAX_FAILURES_PER_IP: '1000000',
-      LOG_LEVEL: 'warn',
-      SHUTDOWN_DRAIN_MS: '0',
-      HOST: '127.0.0.1',
-      PORT: String(port),
+      ...toolReplicaEnv(postgres.url, {
+        PASSWORD_SCRYPT_COST: String(LOAD_TEST_SCRYPT_COST),
+        LOGIN_MAX_FAILURES_PER_IP: '1000000',
+        HOST: '127.0.0.1',
+        PORT: String(port),
+      }),
     },
   });
   code = await new Promise<number>((done) => child.once('exit', (c) => done(c ?? 1)));

@@ -20,6 +20,7 @@ import { freePort } from '../infra/ports.js';
 import { startReplica, waitForReady } from '../infra/replica.js';
 import { APPLICATION_NAME } from '../app/db.js';
 import { LOAD_TEST_SCRYPT_COST } from './target.js';
+import { toolReplicaEnv } from '../infra/replica-env.js';
 
 export interface TouchWrites {
   touchAfterSeconds: number;
@@ -40,17 +41,11 @@ export interface MeasureOptions {
 export async function measureTouchWrites({ databaseUrl, touchAfterSeconds, reads, users = 4, concurrency = 8 }: MeasureOptions): Promise<TouchWrites> {
   const replica = startReplica({
     port: await freePort(),
-    env: {
-      PATH: process.env.PATH,
-      NODE_ENV: 'production',
-      DATABASE_URL: databaseUrl,
-      SESSION_SECRET: randomBytes(48).toString('base64url'),
+    env: toolReplicaEnv(databaseUrl, {
       SESSION_TOUCH_AFTER_SECONDS: String(touchAfterSeconds),
       PG_IDLE_TIMEOUT_MS: '1000',
       PASSWORD_SCRYPT_COST: String(LOAD_TEST_SCRYPT_COST),
-      LOG_LEVEL: 'warn',
-      SHUTDOWN_DRAIN_MS: '0',
-    },
+    }),
   });
   const stats = new pg.Client({ connectionString: databaseUrl });
   try {

@@ -5,7 +5,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig, ConfigError } from '../app/config.js';
-import { generatedSecret } from './helpers/app-instance.js';
+import { generatedSecret } from '../infra/replica-env.js';
 
 const SECRET = 'x'.repeat(32);
 

@@ -9,7 +9,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { replicaEnv } from './helpers/replicas.js';
-import { generatedSecret } from './helpers/app-instance.js';
+import { generatedSecret } from '../infra/replica-env.js';
 import { startReplica, waitForReady } from '../infra/replica.js';
 import { freePort } from '../infra/ports.js';
 import { HttpClient } from './helpers/http-client.js';

@@ -1,6 +1,7 @@
 /** What the bench compares, in the order of every round, and how each is started. */
 import { fileURLToPath } from 'node:url';
 import { LOAD_TEST_SCRYPT_COST } from '../target.js';
+import { toolReplicaEnv } from '../../infra/replica-env.js';
 
 export type VariantId = 'memory' | 'pg-defaults' | 'project' | 'redis' | 'nginx';
 export type RunId = VariantId | 'pgbench' | 'project-1' | 'project-2' | 'redis-1' | 'memory-lone' | 'project-lone';
@@ -101,17 +102,12 @@ export function replicaArgs(v: Variant, profileDir?: string): string[] {
 }
 
 export function replicaEnv(v: Variant, opts: { databaseUrl?: string; redisUrl: string; secret: string; extra?: NodeJS.ProcessEnv }): NodeJS.ProcessEnv {
-  return {
-    PATH: process.env.PATH,
-    NODE_ENV: 'production',
-    DATABASE_URL: opts.databaseUrl,
+  return toolReplicaEnv(opts.databaseUrl, {
     SESSION_SECRET: opts.secret,
     // As the load tests: the app's default (16384) would make logging in the sessions the slowest part of the bench.
     PASSWORD_SCRYPT_COST: String(LOAD_TEST_SCRYPT_COST),
-    LOG_LEVEL: 'warn',
-    SHUTDOWN_DRAIN_MS: '0',
     ...(v.benchStore && { BENCH_STORE: v.benchStore }),
     ...(v.benchStore === 'redis' && { REDIS_URL: opts.redisUrl }),
     ...opts.extra,
-  };
+  });
 }

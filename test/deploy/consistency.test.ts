@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { parse } from 'yaml';
 import { knownEnvVars, loadConfig, type Config } from '../../app/config.js';
 import { NAMESPACE } from '../../infra/render-k8s-nginx.js';
-import { generatedSecret } from '../helpers/app-instance.js';
+import { generatedSecret } from '../../infra/replica-env.js';
 import { interpolate, interpolatedNames, loadCompose, loadManifests, manifest, parseEnvFile, readText, type Doc, type Manifest } from './files.js';
 import { documentedSecrets, kustomize } from './kubectl.js';
 

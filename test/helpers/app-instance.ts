@@ -1,14 +1,13 @@
 /** Starts the real app in this process (app/start-server.ts) on a real database, on free ports; stops it in t.after. */
-import { randomBytes } from 'node:crypto';
 import type { Server } from 'node:http';
 import type { TestContext } from 'node:test';
 import { pino } from 'pino';
 import type pg from 'pg';
 import { loadConfig, type Config } from '../../app/config.js';
 import { startServer } from '../../app/start-server.js';
+import { generatedSecret } from '../../infra/replica-env.js';
 
-/** A session secret made for this run: production refuses every value written in the repository (app/published-secrets.ts). */
-export const generatedSecret = (): string => randomBytes(36).toString('base64url');
+export { generatedSecret };
 
 export const TEST_SECRET = generatedSecret();
 

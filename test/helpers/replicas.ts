@@ -2,18 +2,12 @@
 import type { TestContext } from 'node:test';
 import { freePort } from '../../infra/ports.js';
 import { startReplica, waitForReady, type ReplicaProcess } from '../../infra/replica.js';
+import { toolReplicaEnv } from '../../infra/replica-env.js';
 import { TEST_SECRET } from './app-instance.js';
 
+/** A replica process's environment, signed with the tests' secret so that in-process apps and processes share cookies. */
 export function replicaEnv(databaseUrl: string, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
-  return {
-    PATH: process.env.PATH,
-    NODE_ENV: 'production',
-    DATABASE_URL: databaseUrl,
-    SESSION_SECRET: TEST_SECRET,
-    LOG_LEVEL: 'warn',
-    SHUTDOWN_DRAIN_MS: '0',
-    ...extra,
-  };
+  return toolReplicaEnv(databaseUrl, { SESSION_SECRET: TEST_SECRET, ...extra });
 }
 
 export async function startReadyReplica(t: TestContext, env: NodeJS.ProcessEnv, port?: number): Promise<ReplicaProcess> {

@@ -10,7 +10,7 @@ import { HttpClient, PASSWORD, uniqueName } from '../helpers/http-client.js';
 import { migratedDatabase } from '../helpers/database.js';
 import { replicaEnv } from '../helpers/replicas.js';
 import { sessionIdOf, signedSessionCookie } from '../helpers/cookies.js';
-import { generatedSecret } from '../helpers/app-instance.js';
+import { generatedSecret } from '../../infra/replica-env.js';
 
 const OLD = generatedSecret();
 const NEW = generatedSecret();
