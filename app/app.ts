@@ -44,7 +44,14 @@ export interface AppDeps {
 const publicDir = fileURLToPath(new URL('./public', import.meta.url));
 const JSON_LIMIT = '16kb';
 
-export function createApp({ config, pool, store, logger, lifecycle = { draining: false }, metrics = createMetrics(config.instanceId, pool) }: AppDeps): Express {
+export function createApp({
+  config,
+  pool,
+  store,
+  logger,
+  lifecycle = { draining: false },
+  metrics = createMetrics(config.instanceId, pool),
+}: AppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', config.trustProxyHops);
@@ -78,13 +85,22 @@ export function createApp({ config, pool, store, logger, lifecycle = { draining:
   app.use('/api', ...jsonOnly(JSON_LIMIT), sessionMiddleware(config, store));
   // Routers would answer OPTIONS themselves, in plain text. Same-origin only: no CORS, so no preflight succeeds.
   app.options('/api/{*path}', notFound);
-  app.use(authRoutes(createUsers(pool), createLoginThrottle(pool, config.loginThrottle), config.session.cookieName, config.passwordScryptCost));
+  app.use(
+    authRoutes(createUsers(pool), createLoginThrottle(pool, config.loginThrottle), config.session.cookieName, config.passwordScryptCost),
+  );
   app.use(meRoutes(config.instanceId));
   app.use(oidcRoutes(config.oidc, createIdentities(pool, config.passwordScryptCost), logger));
   app.use(cartRoutes(createCarts(pool)));
   app.use(connectionRoutes(config.connections, pool, logger));
   app.use(sessionRoutes(createUserSessions(pool), sessionHandles(config.session.secrets), config.session.cookieName));
-  app.use(passwordRoutes(createUsers(pool), createPasswordChange(pool), createLoginThrottle(pool, config.loginThrottle), config.passwordScryptCost));
+  app.use(
+    passwordRoutes(
+      createUsers(pool),
+      createPasswordChange(pool),
+      createLoginThrottle(pool, config.loginThrottle),
+      config.passwordScryptCost,
+    ),
+  );
 
   // After the API: otherwise every API request would first cost a failed file lookup (a stat under app/public).
   app.use(express.static(publicDir, { index: 'index.html', maxAge: '1h' }));

@@ -129,7 +129,11 @@ function checkOidc(env: Partial<Record<(typeof oidcVars)[number], string>>, ctx:
   const given = oidcVars.filter((name) => env[name]);
   const missing = oidcVars.find((name) => !env[name]);
   if (given.length > 0 && missing) {
-    ctx.addIssue({ code: 'custom', path: [missing], message: `is required with ${given[0]} (OIDC sign-in needs all four OIDC_* settings, or none)` });
+    ctx.addIssue({
+      code: 'custom',
+      path: [missing],
+      message: `is required with ${given[0]} (OIDC sign-in needs all four OIDC_* settings, or none)`,
+    });
     return;
   }
   // None given, or a URL that its own field check already reports.
@@ -137,10 +141,18 @@ function checkOidc(env: Partial<Record<(typeof oidcVars)[number], string>>, ctx:
   const issuer = new URL(env.OIDC_ISSUER_URL!);
   // Discovery and token requests over plain HTTP only for a provider on this machine (npm start -- --oidc-mock).
   if (issuer.protocol === 'http:' && !LOOPBACK.test(issuer.hostname)) {
-    ctx.addIssue({ code: 'custom', path: ['OIDC_ISSUER_URL'], message: 'must be https (plain http only for a provider on 127.0.0.1 or localhost)' });
+    ctx.addIssue({
+      code: 'custom',
+      path: ['OIDC_ISSUER_URL'],
+      message: 'must be https (plain http only for a provider on 127.0.0.1 or localhost)',
+    });
   }
   if (new URL(env.OIDC_REDIRECT_URL!).pathname !== '/api/oidc/callback') {
-    ctx.addIssue({ code: 'custom', path: ['OIDC_REDIRECT_URL'], message: 'must end in /api/oidc/callback, e.g. https://app.example.com/api/oidc/callback' });
+    ctx.addIssue({
+      code: 'custom',
+      path: ['OIDC_REDIRECT_URL'],
+      message: 'must end in /api/oidc/callback, e.g. https://app.example.com/api/oidc/callback',
+    });
   }
 }
 
@@ -247,7 +259,9 @@ function resolveDatabase(env: z.infer<typeof schema>, warnings: string[]): Datab
     try {
       ca = readFileSync(env.DATABASE_SSL_CA, 'utf8');
     } catch (err) {
-      throw new ConfigError(`Invalid configuration: DATABASE_SSL_CA: cannot read ${env.DATABASE_SSL_CA} (${(err as NodeJS.ErrnoException).code})`);
+      throw new ConfigError(
+        `Invalid configuration: DATABASE_SSL_CA: cannot read ${env.DATABASE_SSL_CA} (${(err as NodeJS.ErrnoException).code})`,
+      );
     }
   }
   if (mode === 'require') {
@@ -317,7 +331,12 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     expectedReplicas: env.EXPECTED_REPLICAS,
     schemaWaitMs: env.SCHEMA_WAIT_SECONDS * 1000,
     oidc: env.OIDC_ISSUER_URL
-      ? { issuerUrl: env.OIDC_ISSUER_URL, clientId: env.OIDC_CLIENT_ID!, clientSecret: env.OIDC_CLIENT_SECRET!, redirectUrl: env.OIDC_REDIRECT_URL! }
+      ? {
+          issuerUrl: env.OIDC_ISSUER_URL,
+          clientId: env.OIDC_CLIENT_ID!,
+          clientSecret: env.OIDC_CLIENT_SECRET!,
+          redirectUrl: env.OIDC_REDIRECT_URL!,
+        }
       : undefined,
     connections,
     warnings,

@@ -12,7 +12,10 @@ class LinkedMeanwhile extends Error {}
 
 /** A valid username (3-64 of A-Za-z0-9_.-) from what the provider suggests, e.g. "Jane.Doe" from jane.doe@example.com. */
 function baseName(hint: string | undefined): string {
-  const cleaned = (hint ?? '').replace(/[^A-Za-z0-9_.-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 50);
+  const cleaned = (hint ?? '')
+    .replace(/[^A-Za-z0-9_.-]+/g, '-')
+    .replace(/^-+|-+$/g, '')
+    .slice(0, 50);
   return cleaned.length >= 3 ? cleaned : 'user';
 }
 
@@ -40,7 +43,9 @@ export function createIdentities(pool: pg.Pool, scryptCost: number) {
           let user: SessionUser | undefined;
           for (let i = 0; !user && i < NAME_ATTEMPTS; i++) {
             const name = i === 0 ? base : `${base}-${randomBytes(3).toString('hex')}`;
-            ({ rows: [user] } = await client.query<SessionUser>(
+            ({
+              rows: [user],
+            } = await client.query<SessionUser>(
               'INSERT INTO users (username, password_hash) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING id::text, username',
               [name, passwordHash],
             ));

@@ -49,7 +49,14 @@ export function createMetrics(instance: string, pool: pg.Pool): Metrics {
     ['pg_pool_idle_connections', 'Idle connections in the pg pool', () => pool.idleCount],
     ['pg_pool_waiting_clients', 'Queries waiting for a pg connection', () => pool.waitingCount],
   ] as const) {
-    new client.Gauge({ name, help, registers: [registry], collect() { this.set(read()); } });
+    new client.Gauge({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        this.set(read());
+      },
+    });
   }
   return { registry, httpDuration, sessionStore: sessionStoreMetrics(registry) };
 }

@@ -40,7 +40,9 @@ function secretsIn(env: NodeJS.ProcessEnv): [setting: string, value: string | un
     ['PGPASSWORD', env.PGPASSWORD, GENERATE.password],
     ['SUPABASE_DB_PASSWORD', env.SUPABASE_DB_PASSWORD, GENERATE.password],
     ['OIDC_CLIENT_SECRET', env.OIDC_CLIENT_SECRET, 'the secret your provider issued for this client'],
-    ...(env.CONNECTIONS_KEY ?? '').split(',').map((s): [string, string, string] => ['CONNECTIONS_KEY', s.trim(), 'openssl rand -base64 32']),
+    ...(env.CONNECTIONS_KEY ?? '')
+      .split(',')
+      .map((s): [string, string, string] => ['CONNECTIONS_KEY', s.trim(), 'openssl rand -base64 32']),
     ...Object.keys(env)
       .filter((name) => /^CONNECTIONS_[A-Z0-9_]+_CLIENT_SECRET$/.test(name))
       .map((name): [string, string | undefined, string] => [name, env[name], 'the secret your provider issued for this client']),

@@ -91,9 +91,12 @@ export function startSessionPruner({ pool, intervalMs, batchSize, metrics, logge
     if (stopped) return;
     // Firing twice per interval on average keeps the fleet's gap between runs near the interval; the jitter
     // spreads replicas that started together.
-    timer = setTimeout(() => {
-      running = check().finally(schedule);
-    }, intervalMs * (0.25 + Math.random() * 0.5));
+    timer = setTimeout(
+      () => {
+        running = check().finally(schedule);
+      },
+      intervalMs * (0.25 + Math.random() * 0.5),
+    );
     // Never what keeps the process alive.
     timer.unref();
   };

@@ -32,7 +32,12 @@ export interface SessionReaderOptions {
 
 type Row = { sid: string; sess: string; expire_ms: number };
 
-export function createSessionReader({ pool, table, maxBatchSize, onBatch }: SessionReaderOptions): (sid: string) => Promise<StoredSession | null> {
+export function createSessionReader({
+  pool,
+  table,
+  maxBatchSize,
+  onBatch,
+}: SessionReaderOptions): (sid: string) => Promise<StoredSession | null> {
   const loader = new DataLoader<string, StoredSession | null>(
     async (sids) => {
       onBatch?.(sids.length);

@@ -191,7 +191,10 @@ export class ThrottledPgStore extends connectPgSimple(session) {
     const values = [json, expireSeconds(sess), sid];
     if (this.#stored.has(sess)) {
       // Never an insert: the row is gone only if the session ended (logout, expiry) after this request loaded it.
-      const { rowCount } = await this.#pool.query(`UPDATE "${SESSION_TABLE}" SET sess = $1, expire = to_timestamp($2) WHERE sid = $3`, values);
+      const { rowCount } = await this.#pool.query(
+        `UPDATE "${SESSION_TABLE}" SET sess = $1, expire = to_timestamp($2) WHERE sid = $3`,
+        values,
+      );
       if (rowCount === 0) throw new SessionEndedError();
       this.#written(sess);
       return;

@@ -16,7 +16,13 @@ export function createSessionStore(
   metrics: SessionStoreMetrics = noStoreMetrics,
 ): Store {
   if (config.session.store === 'memory') return new session.MemoryStore();
-  return new ThrottledPgStore({ pool, touchAfterMs: config.session.touchAfterMs, maxBytes: config.session.maxBytes, metrics, onTouchError: onError });
+  return new ThrottledPgStore({
+    pool,
+    touchAfterMs: config.session.touchAfterMs,
+    maxBytes: config.session.maxBytes,
+    metrics,
+    onTouchError: onError,
+  });
 }
 
 export function sessionMiddleware(config: Config, store: Store): RequestHandler {

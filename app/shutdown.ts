@@ -27,7 +27,17 @@ export interface ShutdownDeps {
   timeoutMs: number;
 }
 
-export async function shutdown({ server, metricsServer, lifecycle, store, pool, pruner, logger, drainMs, timeoutMs }: ShutdownDeps): Promise<void> {
+export async function shutdown({
+  server,
+  metricsServer,
+  lifecycle,
+  store,
+  pool,
+  pruner,
+  logger,
+  drainMs,
+  timeoutMs,
+}: ShutdownDeps): Promise<void> {
   lifecycle.draining = true;
   logger.info({ drainMs }, 'shutdown: readiness failing, draining');
   await sleep(drainMs);

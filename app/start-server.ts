@@ -130,7 +130,9 @@ export async function startServer(config: Config, deps: ServerDeps = {}): Promis
   }
 
   const pruner: SessionPruner | undefined =
-    ownStore && config.session.store === 'postgres' ? startSessionPruner({ pool, ...config.session.prune, metrics: metrics.sessionStore, logger }) : undefined;
+    ownStore && config.session.store === 'postgres'
+      ? startSessionPruner({ pool, ...config.session.prune, metrics: metrics.sessionStore, logger })
+      : undefined;
 
   const { drainMs, timeoutMs } = config.shutdown;
   const base = (p: number) => `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${p}`;

@@ -140,7 +140,16 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
 
   function info(s: Slot): ReplicaInfo {
     const { port, metricsPort, logFile, restarts } = s;
-    return { index: s.index, port, metricsPort, pid: s.process.pid, url: s.process.url, metricsUrl: s.process.metricsUrl!, logFile, restarts };
+    return {
+      index: s.index,
+      port,
+      metricsPort,
+      pid: s.process.pid,
+      url: s.process.url,
+      metricsUrl: s.process.metricsUrl!,
+      logFile,
+      restarts,
+    };
   }
 
   function writeState() {

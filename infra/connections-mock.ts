@@ -30,23 +30,26 @@ export async function startConnectionsMock(opts: { port?: number } = {}): Promis
   // Made per start: replicas run in production mode, which refuses values written in the repository.
   const clientSecret = randomBytes(24).toString('base64url');
   const mock: Omit<ConnectionsMock, 'url' | 'env' | 'stop'> = { issued: [], refreshGrants: [], refuseRefresh: false, bareTokens: false };
-  server.service.on('beforeResponse', (response: { body: Record<string, unknown>; statusCode: number }, req: { body: Record<string, string> }) => {
-    if (req.body.grant_type === 'refresh_token') {
-      mock.refreshGrants.push(req.body.refresh_token!);
-      if (mock.refuseRefresh) {
-        response.statusCode = 400;
-        response.body = { error: 'invalid_grant', error_description: 'refresh token revoked' };
-        return;
+  server.service.on(
+    'beforeResponse',
+    (response: { body: Record<string, unknown>; statusCode: number }, req: { body: Record<string, string> }) => {
+      if (req.body.grant_type === 'refresh_token') {
+        mock.refreshGrants.push(req.body.refresh_token!);
+        if (mock.refuseRefresh) {
+          response.statusCode = 400;
+          response.body = { error: 'invalid_grant', error_description: 'refresh token revoked' };
+          return;
+        }
+        response.body.refresh_token = randomBytes(24).toString('base64url'); // rotated on every use, as Strava may
       }
-      response.body.refresh_token = randomBytes(24).toString('base64url'); // rotated on every use, as Strava may
-    }
-    delete response.body.id_token; // OAuth 2.0, not OpenID Connect
-    response.body.scope = MOCK_SCOPES;
-    if (mock.bareTokens) response.body = { access_token: response.body.access_token };
-    if (typeof response.body.access_token === 'string') {
-      mock.issued.push({ accessToken: response.body.access_token, refreshToken: response.body.refresh_token as string | undefined });
-    }
-  });
+      delete response.body.id_token; // OAuth 2.0, not OpenID Connect
+      response.body.scope = MOCK_SCOPES;
+      if (mock.bareTokens) response.body = { access_token: response.body.access_token };
+      if (typeof response.body.access_token === 'string') {
+        mock.issued.push({ accessToken: response.body.access_token, refreshToken: response.body.refresh_token as string | undefined });
+      }
+    },
+  );
   await server.start(opts.port, '127.0.0.1');
   const url = `http://127.0.0.1:${server.address().port}`;
   return Object.assign(mock, {

@@ -80,10 +80,11 @@ export async function reachableDataDir(dataDir: string, asRoot: boolean): Promis
 /** mkdir -p, with 0755 for the folders it creates whatever the umask (existing ones are their owner's business). */
 async function mkdirOpen(dir: string): Promise<void> {
   const first = await mkdir(dir, { recursive: true });
-  if (first) for (let created = dir; ; created = path.dirname(created)) {
-    await chmod(created, 0o755);
-    if (created === first) break;
-  }
+  if (first)
+    for (let created = dir; ; created = path.dirname(created)) {
+      await chmod(created, 0o755);
+      if (created === first) break;
+    }
 }
 
 /**
@@ -107,7 +108,8 @@ async function copyOnce(source: string, target: string): Promise<void> {
     await rename(partial, target);
   } catch (err) {
     await rm(partial, { recursive: true, force: true });
-    if (!existsSync(target)) throw new Error(`postgres: could not copy PostgreSQL's binaries to ${target}: ${(err as Error).message}`, { cause: err });
+    if (!existsSync(target))
+      throw new Error(`postgres: could not copy PostgreSQL's binaries to ${target}: ${(err as Error).message}`, { cause: err });
   }
 }
 

@@ -41,14 +41,18 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<PostgresHand
   process.once('exit', onExit);
   try {
     // As root the server runs as the `postgres` OS user: a data dir it cannot reach moves to where it can.
-    const { dataDir, movedBecause } = tempDir ? { dataDir: path.join(tempDir, 'data') } : await reachableDataDir(path.resolve(opts.dataDir!), asRoot);
+    const { dataDir, movedBecause } = tempDir
+      ? { dataDir: path.join(tempDir, 'data') }
+      : await reachableDataDir(path.resolve(opts.dataDir!), asRoot);
     if (asRoot) await ensureReachable(path.dirname(dataDir));
     const initialised = existsSync(path.join(dataDir, 'PG_VERSION'));
     const password = await passwordFor(tempDir ? undefined : `${dataDir}.password`, initialised);
     const port = opts.port ?? (await freePort());
     const recent: string[] = []; // the server's last lines, for a useful error if it does not start
     const onLog = (chunk: unknown) => {
-      for (const line of String(chunk).split('\n').filter((l) => l.trim())) {
+      for (const line of String(chunk)
+        .split('\n')
+        .filter((l) => l.trim())) {
         recent.push(line);
         if (recent.length > 15) recent.shift();
         opts.serverLog?.(line);
@@ -77,7 +81,9 @@ export async function startEmbedded(opts: EmbeddedOptions): Promise<PostgresHand
       await removeStalePidFile(dataDir);
       await srv.start().catch((err: unknown) => {
         halt(srv).catch(() => {});
-        throw new Error(`embedded PostgreSQL did not start on 127.0.0.1:${port} (data in ${dataDir}): ${err ?? 'it exited'}\n${recent.join('\n')}`);
+        throw new Error(
+          `embedded PostgreSQL did not start on 127.0.0.1:${port} (data in ${dataDir}): ${err ?? 'it exited'}\n${recent.join('\n')}`,
+        );
       });
     };
     await start();
@@ -162,7 +168,10 @@ async function halt(server: EmbeddedServer): Promise<void> {
 /** What is still out of the postgres OS user's reach (a private TMPDIR) stops here with one line, not with an EACCES. */
 async function ensureReachable(dir: string): Promise<void> {
   const closed = await untraversable(dir);
-  if (closed) throw new Error(`postgres: as root, PostgreSQL runs as the postgres OS user, which cannot traverse ${closed} to reach ${dir}; set TMPDIR or DATABASE_URL`);
+  if (closed)
+    throw new Error(
+      `postgres: as root, PostgreSQL runs as the postgres OS user, which cannot traverse ${closed} to reach ${dir}; set TMPDIR or DATABASE_URL`,
+    );
 }
 
 /** A new password, kept in `file` (next to a persistent data dir) so that later runs can still log in. */
@@ -171,7 +180,9 @@ async function passwordFor(file: string | undefined, initialised: boolean): Prom
     try {
       return (await readFile(file, 'utf8')).trim();
     } catch {
-      throw new Error(`postgres: ${file} is missing, so the existing data dir next to it cannot be logged into; restore it or delete the data dir`);
+      throw new Error(
+        `postgres: ${file} is missing, so the existing data dir next to it cannot be logged into; restore it or delete the data dir`,
+      );
     }
   }
   const password = randomBytes(18).toString('base64url');

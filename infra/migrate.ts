@@ -16,7 +16,11 @@ const LOCK_TAKEN = /Another migration is already running|Failed to release migra
 const LOCK_RETRY_MS = 250;
 
 /** Applies every pending migration (or the first `count`, for tests of a schema behind the build); returns the names applied by this call. */
-export async function migrate(env: NodeJS.ProcessEnv = process.env, log: (line: string) => void = () => {}, count?: number): Promise<string[]> {
+export async function migrate(
+  env: NodeJS.ProcessEnv = process.env,
+  log: (line: string) => void = () => {},
+  count?: number,
+): Promise<string[]> {
   const config = loadConfig(env);
   // Reuse the app's pool settings (TLS mode, UTC, timeouts) for one client; no statement timeout while waiting for the lock.
   const pool = createPool({ ...config.database, poolMax: 1, statementTimeoutMs: 0 }, () => {});

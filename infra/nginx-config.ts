@@ -53,7 +53,10 @@ export function trustFrontProxy(siteConf: string): string {
  * Replaces the marked upstream servers and listen blocks of the top-level nginx.conf, and with `trustFrontProxy` its
  * forwarded proto block. Throws if a marker is missing.
  */
-export function renderSiteConf(template: string, opts: { listen: string; upstreams: Upstream[]; tls?: TlsListen; trustFrontProxy?: boolean }): string {
+export function renderSiteConf(
+  template: string,
+  opts: { listen: string; upstreams: Upstream[]; tls?: TlsListen; trustFrontProxy?: boolean },
+): string {
   if (opts.upstreams.length === 0) throw new Error('renderSiteConf: at least one upstream is required');
   for (const address of [opts.listen, ...(opts.tls ? [opts.tls.listen] : []), ...opts.upstreams.map((u) => u.address)]) {
     if (!ADDRESS.test(address)) throw new Error(`renderSiteConf: invalid address ${JSON.stringify(address)}`);

@@ -51,7 +51,10 @@ function nginxMessage(output: string): string {
 /** The last distinct messages of error.log, as one line (nginx repeats e.g. bind() failures five times). */
 async function tail(path: string, count = 5): Promise<string> {
   const text = await readFile(path, 'utf8').catch(() => '');
-  const lines = text.split('\n').filter(Boolean).map((l) => l.replace(/^\S+ \S+ (\[\w+\]) \d+#\d+: /, '$1 '));
+  const lines = text
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => l.replace(/^\S+ \S+ (\[\w+\]) \d+#\d+: /, '$1 '));
   return [...new Set(lines)].slice(-count).join('; ');
 }
 
@@ -109,7 +112,8 @@ export async function startNginx(opts: {
     const { code, output } = await run(bin, ['-t', ...baseArgs]);
     if (code !== 0) throw new Error(`nginx -t failed: ${nginxMessage(output)}`);
   };
-  const writeSite = (upstreams: Upstream[]) => writeFile(siteConf, renderSiteConf(template, { listen: hostPort, upstreams, tls, trustFrontProxy: opts.trustFrontProxy }));
+  const writeSite = (upstreams: Upstream[]) =>
+    writeFile(siteConf, renderSiteConf(template, { listen: hostPort, upstreams, tls, trustFrontProxy: opts.trustFrontProxy }));
 
   let child: ChildProcess;
   try {
@@ -136,7 +140,12 @@ export async function startNginx(opts: {
     await cleanup();
     throw new Error(`nginx could not be started from ${bin}`);
   }
-  const forward = (chunk: Buffer) => chunk.toString().split('\n').filter(Boolean).forEach((l) => log(`nginx: ${l}`));
+  const forward = (chunk: Buffer) =>
+    chunk
+      .toString()
+      .split('\n')
+      .filter(Boolean)
+      .forEach((l) => log(`nginx: ${l}`));
   child.stdout!.on('data', forward);
   child.stderr!.on('data', forward);
   // Do not leave nginx behind if this process exits without calling stop().

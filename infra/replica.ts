@@ -35,7 +35,14 @@ export interface StartReplicaOptions {
   args?: string[];
 }
 
-export function startReplica({ port, metricsPort, env, logFile, detached = false, args = ['--import', 'tsx', serverEntry] }: StartReplicaOptions): ReplicaProcess {
+export function startReplica({
+  port,
+  metricsPort,
+  env,
+  logFile,
+  detached = false,
+  args = ['--import', 'tsx', serverEntry],
+}: StartReplicaOptions): ReplicaProcess {
   const fd = logFile ? openSync(logFile, 'a') : undefined;
   const child = spawn(process.execPath, args, {
     env: { ...env, PORT: String(port), METRICS_PORT: String(metricsPort ?? 0), HOST: env.HOST ?? '127.0.0.1' },
@@ -43,9 +50,7 @@ export function startReplica({ port, metricsPort, env, logFile, detached = false
     detached,
   });
   if (fd !== undefined) closeSync(fd);
-  const exited = new Promise<number | string>((resolve) =>
-    child.once('exit', (code, signal) => resolve(code ?? signal ?? 'unknown')),
-  );
+  const exited = new Promise<number | string>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal ?? 'unknown')));
   return {
     port,
     url: `http://127.0.0.1:${port}`,

@@ -54,7 +54,9 @@ async function run(argv: string[], env: NodeJS.ProcessEnv, print: (line: string)
       return;
     }
     const list = await sessions.list(user.id);
-    print(`${list.length} live session(s) of ${user.username}${list.length === MAX_LISTED ? ` (the ${MAX_LISTED} most recently active)` : ''}`);
+    print(
+      `${list.length} live session(s) of ${user.username}${list.length === MAX_LISTED ? ` (the ${MAX_LISTED} most recently active)` : ''}`,
+    );
     if (list.length > 0) print(['created', 'last active', 'expires', 'device'].map((h, i) => (i < 3 ? h.padEnd(24) : h)).join(' '));
     for (const session of list) print(line(session));
   } finally {

@@ -64,9 +64,7 @@ const postgres = await startPostgres({
   log: say,
   serverLog: (line) => postgresLog.write(`${line}\n`),
   useContainers: false,
-}).catch((err: Error) =>
-  fail(`cannot start PostgreSQL: ${err.message}`),
-);
+}).catch((err: Error) => fail(`cannot start PostgreSQL: ${err.message}`));
 const applied = await migrate({ ...process.env, DATABASE_URL: postgres.url }).catch(async (err: Error) => {
   await postgres.stop();
   return fail(`migrations failed: ${err.message}`);
@@ -100,7 +98,9 @@ const cluster = await startCluster({
 });
 
 say(`\nReady: ${cluster.url}  (${replicas} replicas behind nginx, PostgreSQL: ${postgres.source})`);
-say(`Logs:  ${relative(process.cwd(), logDir) || '.'}/replica-N.log and postgres.log, nginx in ${relative(process.cwd(), cluster.nginx.runDir)}`);
+say(
+  `Logs:  ${relative(process.cwd(), logDir) || '.'}/replica-N.log and postgres.log, nginx in ${relative(process.cwd(), cluster.nginx.runDir)}`,
+);
 say(`State: ${relative(process.cwd(), stateFile)}`);
 if (oidc) say(`OIDC:  local provider at ${oidc.issuerUrl}; "Sign in with OIDC" on the page signs in as johndoe`);
 if (connections) say(`Connections: local OAuth 2.0 provider at ${connections.url}; "Connect" under "Connected accounts" connects to it`);

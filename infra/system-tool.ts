@@ -26,7 +26,10 @@ async function isExecutable(path: string): Promise<boolean> {
 }
 
 async function find(tool: Tool): Promise<string | undefined> {
-  const onPath = (process.env.PATH ?? '').split(delimiter).filter(Boolean).map((dir) => join(dir, tool.name));
+  const onPath = (process.env.PATH ?? '')
+    .split(delimiter)
+    .filter(Boolean)
+    .map((dir) => join(dir, tool.name));
   for (const path of [...((await tool.candidates?.()) ?? []), ...onPath, join('/usr/sbin', tool.name)]) {
     if (await isExecutable(path)) return path;
   }

@@ -53,7 +53,8 @@ export function parseCli(argv: string[]): CliOptions {
     const value = values[name];
     if (value !== undefined && !/^https?:\/\/[^/]+/.test(value)) throw new Error(`--${name} must be an http:// or https:// URL`);
   }
-  if (values['metrics-url'] !== undefined && values.url === undefined) throw new Error('--metrics-url goes with --url (the local cluster knows its replicas)');
+  if (values['metrics-url'] !== undefined && values.url === undefined)
+    throw new Error('--metrics-url goes with --url (the local cluster knows its replicas)');
   return {
     url: values.url?.replace(/\/+$/, ''),
     metricsUrl: values['metrics-url']?.replace(/\/+$/, ''),

@@ -20,7 +20,11 @@ import { toolReplicaEnv } from '../infra/replica-env.js';
 const root = fileURLToPath(new URL('..', import.meta.url));
 const clinicBin = join(root, 'node_modules', 'clinic', createRequire(import.meta.url)('clinic/package.json').bin.clinic);
 const { values } = parseArgs({
-  options: { users: { type: 'string', default: '50' }, duration: { type: 'string', default: '20' }, out: { type: 'string', default: 'results' } },
+  options: {
+    users: { type: 'string', default: '50' },
+    duration: { type: 'string', default: '20' },
+    out: { type: 'string', default: 'results' },
+  },
 });
 const users = Number(values.users);
 const duration = Number(values.duration);
@@ -43,20 +47,35 @@ try {
   const port = await freePort();
   const load = `"${process.execPath}" --import tsx "${join(root, 'loadtests', 'profile-load.ts')}" ${users} ${duration}`;
   console.error(`profile: clinic doctor on one replica (port ${port}), ${users} users for ${duration} s; the analysis takes a while`);
-  const child = spawn(process.execPath, [clinicBin, 'doctor', '--open=false', '--dest', dest, '--on-port', load, '--', process.execPath, join(root, 'dist', 'app', 'server.js')], {
-    cwd: root,
-    stdio: 'inherit',
-    env: {
-      ...process.env,
-      NO_INSIGHT: '1', // clinic would otherwise ask whether it may send usage data
-      ...toolReplicaEnv(postgres.url, {
-        PASSWORD_SCRYPT_COST: String(LOAD_TEST_SCRYPT_COST),
-        LOGIN_MAX_FAILURES_PER_IP: '1000000',
-        HOST: '127.0.0.1',
-        PORT: String(port),
-      }),
+  const child = spawn(
+    process.execPath,
+    [
+      clinicBin,
+      'doctor',
+      '--open=false',
+      '--dest',
+      dest,
+      '--on-port',
+      load,
+      '--',
+      process.execPath,
+      join(root, 'dist', 'app', 'server.js'),
+    ],
+    {
+      cwd: root,
+      stdio: 'inherit',
+      env: {
+        ...process.env,
+        NO_INSIGHT: '1', // clinic would otherwise ask whether it may send usage data
+        ...toolReplicaEnv(postgres.url, {
+          PASSWORD_SCRYPT_COST: String(LOAD_TEST_SCRYPT_COST),
+          LOGIN_MAX_FAILURES_PER_IP: '1000000',
+          HOST: '127.0.0.1',
+          PORT: String(port),
+        }),
+      },
     },
-  });
+  );
   code = await new Promise<number>((done) => child.once('exit', (c) => done(c ?? 1)));
 } finally {
   await postgres.stop();

@@ -51,13 +51,23 @@ const report: Report = {
   startedAt: new Date().toISOString(),
   command: commandLine('loadtest'),
   target: '',
-  options: { users: options.users, duration: options.duration, sessions: options.sessions, memorySeconds: options.memorySeconds, replicas: options.replicas },
+  options: {
+    users: options.users,
+    duration: options.duration,
+    sessions: options.sessions,
+    memorySeconds: options.memorySeconds,
+    replicas: options.replicas,
+  },
   machine: machine(),
   scenarios: [],
 };
 
 try {
-  say(options.url ? `loadtest: target ${options.url}` : `loadtest: starting a local cluster (${options.replicas} replicas, nginx, PostgreSQL)`);
+  say(
+    options.url
+      ? `loadtest: target ${options.url}`
+      : `loadtest: starting a local cluster (${options.replicas} replicas, nginx, PostgreSQL)`,
+  );
   target = options.url
     ? await urlTarget(options.url)
     : await localTarget({ replicas: options.replicas, logDir: join(outDir, `${name}-logs`), log: say });

@@ -78,7 +78,14 @@ export async function localTarget({ replicas, logDir, log }: LocalOptions): Prom
     };
     const port = await freePort();
     const launch = async (env: NodeJS.ProcessEnv, count: number, dir: string, at: number) => {
-      const cluster = await startCluster({ databaseUrl: postgres.url, replicas: count, port: at, env: { ...replicaEnv, ...env }, logDir: dir, log });
+      const cluster = await startCluster({
+        databaseUrl: postgres.url,
+        replicas: count,
+        port: at,
+        env: { ...replicaEnv, ...env },
+        logDir: dir,
+        log,
+      });
       started.push(cluster);
       return cluster;
     };

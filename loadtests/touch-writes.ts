@@ -38,7 +38,13 @@ export interface MeasureOptions {
   concurrency?: number;
 }
 
-export async function measureTouchWrites({ databaseUrl, touchAfterSeconds, reads, users = 4, concurrency = 8 }: MeasureOptions): Promise<TouchWrites> {
+export async function measureTouchWrites({
+  databaseUrl,
+  touchAfterSeconds,
+  reads,
+  users = 4,
+  concurrency = 8,
+}: MeasureOptions): Promise<TouchWrites> {
   const replica = startReplica({
     port: await freePort(),
     env: toolReplicaEnv(databaseUrl, {
@@ -126,7 +132,9 @@ async function main() {
   }
   console.log('\nSESSION_TOUCH_AFTER_SECONDS   reads   session row writes   writes per read');
   for (const r of results) {
-    console.log(`${String(r.touchAfterSeconds).padEnd(30)}${String(r.reads).padEnd(8)}${String(r.rowWrites).padEnd(21)}${r.writesPerRead.toFixed(3)}`);
+    console.log(
+      `${String(r.touchAfterSeconds).padEnd(30)}${String(r.reads).padEnd(8)}${String(r.rowWrites).padEnd(21)}${r.writesPerRead.toFixed(3)}`,
+    );
   }
   const file = fileURLToPath(new URL('../results/touch-writes.json', import.meta.url));
   mkdirSync(fileURLToPath(new URL('../results', import.meta.url)), { recursive: true });

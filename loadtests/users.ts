@@ -164,9 +164,10 @@ export async function sessionStatuses(url: string, users: VirtualUser[], concurr
     while (next < users.length) {
       const i = next++;
       if (users[i]!.signUp) await finishSignUp(url, users[i]!);
-      const res = await fetch(new URL('/api/me', url), { headers: { cookie: users[i]!.cookie }, signal: AbortSignal.timeout(30_000) }).catch(
-        () => undefined,
-      );
+      const res = await fetch(new URL('/api/me', url), {
+        headers: { cookie: users[i]!.cookie },
+        signal: AbortSignal.timeout(30_000),
+      }).catch(() => undefined);
       statuses[i] = res?.status ?? 0;
       await res?.body?.cancel();
     }

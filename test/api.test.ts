@@ -48,7 +48,14 @@ describe('Registration', () => {
 
   it('When the input is invalid, then 400 with a JSON error and no cookie', async (t) => {
     const app = await startApp(t, databaseUrl);
-    for (const body of [{}, { username: 'ab', password: PASSWORD }, { username: uniqueName(), password: 'short' }, { username: 'x y z', password: PASSWORD }, [1, 2], 'null']) {
+    for (const body of [
+      {},
+      { username: 'ab', password: PASSWORD },
+      { username: uniqueName(), password: 'short' },
+      { username: 'x y z', password: PASSWORD },
+      [1, 2],
+      'null',
+    ]) {
       const res = await new HttpClient(app.url).post('/api/register', body);
       assert.equal(res.status, 400, JSON.stringify(body));
       assert.equal(typeof res.body.error, 'string');
@@ -132,7 +139,10 @@ describe('Current user', () => {
   it('When the session has expired in the store, then 401', async (t) => {
     const app = await startApp(t, databaseUrl);
     const { client, username } = await registered(app);
-    await app.pool.query(`UPDATE session SET expire = now() AT TIME ZONE 'UTC' - interval '1 second' WHERE sess->'user'->>'username' = $1`, [username]);
+    await app.pool.query(
+      `UPDATE session SET expire = now() AT TIME ZONE 'UTC' - interval '1 second' WHERE sess->'user'->>'username' = $1`,
+      [username],
+    );
     assert.equal((await client.get('/api/me')).status, 401);
   });
 
@@ -243,7 +253,9 @@ describe('Operations endpoints', () => {
     const metrics = await new HttpClient(app.metricsUrl).get('/metrics');
     assert.equal(metrics.status, 200);
     assert.match(metrics.headers.get('content-type')!, /text\/plain/);
-    const line = metrics.body.split('\n').find((l: string) => l.startsWith('http_request_duration_seconds_count') && l.includes('route="/api/me"'));
+    const line = metrics.body
+      .split('\n')
+      .find((l: string) => l.startsWith('http_request_duration_seconds_count') && l.includes('route="/api/me"'));
     assert.ok(line, 'latency of /api/me is recorded by route');
     assert.match(line, /status="401"/);
     assert.match(line, /instance="in-process"/);

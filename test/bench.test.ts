@@ -65,7 +65,9 @@ describe('Benchmark variants and counters, short run', () => {
     const stats = createClient({ url: redis!.url });
     await stats.connect();
     try {
-      const sessions = new Map(await Promise.all(STORES.map(async (id) => [id, await createUsers(fleets.get(id)!.url, 20, runPrefix())] as const)));
+      const sessions = new Map(
+        await Promise.all(STORES.map(async (id) => [id, await createUsers(fleets.get(id)!.url, 20, runPrefix())] as const)),
+      );
       const names = [...databases.values()];
       const before = await settledSessionWrites(serverUrl(), names, () => {});
       const commandsBefore = await redisCommands(stats);
@@ -88,7 +90,7 @@ describe('Benchmark variants and counters, short run', () => {
     }
   });
 
-  it("When connect-pg-simple runs with its defaults, then the row-write count shows one touch per read", () => {
+  it('When connect-pg-simple runs with its defaults, then the row-write count shows one touch per read', () => {
     const r = results.get('pg-defaults')!;
     // Every answered request touched the row once (a cart write leaves the session unchanged, so it touches it too);
     // requests cut at the end may add one each.

@@ -54,7 +54,10 @@ describe('Local cluster behind nginx', () => {
   it('When the cluster runs, then its state file names the URL, pids and ports', () => {
     const state = JSON.parse(readFileSync(join(cluster.logDir, 'state.json'), 'utf8'));
     assert.equal(state.url, cluster.url);
-    assert.deepEqual(state.replicas.map((r: { pid: number }) => r.pid), cluster.replicas().map((r) => r.pid));
+    assert.deepEqual(
+      state.replicas.map((r: { pid: number }) => r.pid),
+      cluster.replicas().map((r) => r.pid),
+    );
   });
 
   it('When a replica is killed, then the supervisor starts a new one and nginx keeps answering', async () => {

@@ -35,13 +35,20 @@ describe('Configuration', () => {
   it('When Supabase settings are given, then they become a verified TLS connection to db.<ref>.supabase.co', () => {
     const dir = mkdtempSync(join(tmpdir(), 'ca-'));
     writeFileSync(join(dir, 'ca.crt'), 'CERT');
-    const config = loadConfig({ SUPABASE_URL: 'https://abcdefgh.supabase.co', SUPABASE_DB_PASSWORD: 'p@ss/word', DATABASE_SSL_CA: join(dir, 'ca.crt') });
+    const config = loadConfig({
+      SUPABASE_URL: 'https://abcdefgh.supabase.co',
+      SUPABASE_DB_PASSWORD: 'p@ss/word',
+      DATABASE_SSL_CA: join(dir, 'ca.crt'),
+    });
     assert.equal(config.database.connectionString, 'postgres://postgres:p%40ss%2Fword@db.abcdefgh.supabase.co:5432/postgres');
     assert.deepEqual(config.database.ssl, { mode: 'verify-full', ca: 'CERT' });
   });
 
   it('When Supabase is used without its CA file, then startup names DATABASE_SSL_CA', () => {
-    assert.throws(() => loadConfig({ SUPABASE_URL: 'https://abcdefgh.supabase.co', SUPABASE_DB_PASSWORD: 'pw' }), /DATABASE_SSL_CA: is required/);
+    assert.throws(
+      () => loadConfig({ SUPABASE_URL: 'https://abcdefgh.supabase.co', SUPABASE_DB_PASSWORD: 'pw' }),
+      /DATABASE_SSL_CA: is required/,
+    );
   });
 
   it('When DATABASE_URL carries sslmode, then it is the default TLS mode and is removed from the URL', () => {
@@ -59,7 +66,14 @@ describe('Configuration', () => {
   });
 
   it('When a value is out of range, then the error is one line naming the setting', () => {
-    for (const [name, value] of [['PG_POOL_MAX', '0'], ['SESSION_MAX_AGE_SECONDS', '-5'], ['DATABASE_URL', 'mysql://x'], ['LOG_LEVEL', 'loud'], ['SESSION_MAX_BYTES', '100'], ['SESSION_MAX_BYTES', '4kb']]) {
+    for (const [name, value] of [
+      ['PG_POOL_MAX', '0'],
+      ['SESSION_MAX_AGE_SECONDS', '-5'],
+      ['DATABASE_URL', 'mysql://x'],
+      ['LOG_LEVEL', 'loud'],
+      ['SESSION_MAX_BYTES', '100'],
+      ['SESSION_MAX_BYTES', '4kb'],
+    ]) {
       try {
         loadConfig({ [name!]: value });
         assert.fail(`${name}=${value} was accepted`);
@@ -76,7 +90,10 @@ describe('Configuration', () => {
     assert.equal(loadConfig({ METRICS_PORT: '0' }).metricsPort, undefined);
     assert.equal(loadConfig({ METRICS_PORT: '9100' }).metricsPort, 9100);
     for (const env of [{ METRICS_PORT: '65536' }, { METRICS_PORT: 'nine' }, { PORT: '9464' }, { PORT: '4000', METRICS_PORT: '4000' }]) {
-      assert.throws(() => loadConfig(env), (err: Error) => err instanceof ConfigError && /^Invalid configuration: METRICS_PORT: [^\n]+$/.test(err.message));
+      assert.throws(
+        () => loadConfig(env),
+        (err: Error) => err instanceof ConfigError && /^Invalid configuration: METRICS_PORT: [^\n]+$/.test(err.message),
+      );
     }
   });
 
@@ -86,12 +103,42 @@ describe('Configuration', () => {
     const production = { NODE_ENV: 'production', SESSION_SECRET: generatedSecret() };
     const cases: [string, string, NodeJS.ProcessEnv, string][] = [
       ['the example SESSION_SECRET', 'SESSION_SECRET', { SESSION_SECRET: EXAMPLE_SECRET }, EXAMPLE_SECRET],
-      ['the example secret as the old one of a rotation', 'SESSION_SECRET', { SESSION_SECRET: `${generatedSecret()}, ${EXAMPLE_SECRET}` }, EXAMPLE_SECRET],
-      ['the development secret set by hand', 'SESSION_SECRET', { SESSION_SECRET: 'dev-only-insecure-session-secret-change-me!' }, 'dev-only'],
-      ['the example database password in DATABASE_URL', 'DATABASE_URL', { DATABASE_URL: `postgres://app:${encodeURIComponent(EXAMPLE_PASSWORD)}@db:5432/app` }, EXAMPLE_PASSWORD],
+      [
+        'the example secret as the old one of a rotation',
+        'SESSION_SECRET',
+        { SESSION_SECRET: `${generatedSecret()}, ${EXAMPLE_SECRET}` },
+        EXAMPLE_SECRET,
+      ],
+      [
+        'the development secret set by hand',
+        'SESSION_SECRET',
+        { SESSION_SECRET: 'dev-only-insecure-session-secret-change-me!' },
+        'dev-only',
+      ],
+      [
+        'the example database password in DATABASE_URL',
+        'DATABASE_URL',
+        { DATABASE_URL: `postgres://app:${encodeURIComponent(EXAMPLE_PASSWORD)}@db:5432/app` },
+        EXAMPLE_PASSWORD,
+      ],
       ['the example database password as PGPASSWORD', 'PGPASSWORD', { PGPASSWORD: EXAMPLE_PASSWORD }, EXAMPLE_PASSWORD],
-      ['a test fixture as SUPABASE_DB_PASSWORD', 'SUPABASE_DB_PASSWORD', { SUPABASE_URL: 'https://abcdefgh.supabase.co', SUPABASE_DB_PASSWORD: 'p@ss/word', DATABASE_SSL: 'require' }, 'p@ss/word'],
-      ['the old mock provider secret as OIDC_CLIENT_SECRET', 'OIDC_CLIENT_SECRET', { OIDC_ISSUER_URL: 'https://id.example.com', OIDC_CLIENT_ID: 'app', OIDC_CLIENT_SECRET: 'local-client-secret', OIDC_REDIRECT_URL: 'https://app.example.com/api/oidc/callback' }, 'local-client-secret'],
+      [
+        'a test fixture as SUPABASE_DB_PASSWORD',
+        'SUPABASE_DB_PASSWORD',
+        { SUPABASE_URL: 'https://abcdefgh.supabase.co', SUPABASE_DB_PASSWORD: 'p@ss/word', DATABASE_SSL: 'require' },
+        'p@ss/word',
+      ],
+      [
+        'the old mock provider secret as OIDC_CLIENT_SECRET',
+        'OIDC_CLIENT_SECRET',
+        {
+          OIDC_ISSUER_URL: 'https://id.example.com',
+          OIDC_CLIENT_ID: 'app',
+          OIDC_CLIENT_SECRET: 'local-client-secret',
+          OIDC_REDIRECT_URL: 'https://app.example.com/api/oidc/callback',
+        },
+        'local-client-secret',
+      ],
     ];
     for (const [what, setting, env, value] of cases) {
       it(`When production is given ${what}, then it refuses with one line naming ${setting}, never the value`, () => {
@@ -112,7 +159,9 @@ describe('Configuration', () => {
     });
 
     it('When production is given generated secrets, then it starts', () => {
-      assert.doesNotThrow(() => loadConfig({ ...production, DATABASE_URL: `postgres://app:${generatedSecret()}@db/app`, PGPASSWORD: generatedSecret() }));
+      assert.doesNotThrow(() =>
+        loadConfig({ ...production, DATABASE_URL: `postgres://app:${generatedSecret()}@db/app`, PGPASSWORD: generatedSecret() }),
+      );
     });
   });
 });

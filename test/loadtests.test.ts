@@ -54,7 +54,7 @@ describe('Load-test scenarios, short runs', () => {
       assert.equal(value, 0, `${label}: ${why}`);
     }
     assert.equal(result.status, 'passed', result.headline);
-    assert.ok(figure(result, 'requests').value as number > 0);
+    assert.ok((figure(result, 'requests').value as number) > 0);
   });
 
   it('When every replica and then PostgreSQL are stopped and started again, then every user is still logged in with its cart', async () => {
@@ -68,7 +68,14 @@ describe('Load-test scenarios, short runs', () => {
 
   it('When the report is rendered, then it is one page that loads nothing from elsewhere and draws its plots inline', () => {
     assert.ok(results.length > 0, 'the scenarios above ran');
-    const html = renderHtml({ startedAt: new Date().toISOString(), command: 'test', target: target!.description, options, machine: machine(), scenarios: results });
+    const html = renderHtml({
+      startedAt: new Date().toISOString(),
+      command: 'test',
+      target: target!.description,
+      options,
+      machine: machine(),
+      scenarios: results,
+    });
     assert.match(html, /<svg /);
     assert.doesNotMatch(html, /<script|<link|\ssrc=|url\(|https?:\/\//i);
   });

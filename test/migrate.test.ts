@@ -11,7 +11,9 @@ const migrateEntry = fileURLToPath(new URL('../infra/migrate.ts', import.meta.ur
 
 function runMigrate(databaseUrl: string): Promise<{ code: number | null; output: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', migrateEntry], { env: { PATH: process.env.PATH, DATABASE_URL: databaseUrl } });
+    const child = spawn(process.execPath, ['--import', 'tsx', migrateEntry], {
+      env: { PATH: process.env.PATH, DATABASE_URL: databaseUrl },
+    });
     let output = '';
     child.stdout.on('data', (d) => (output += d));
     child.stderr.on('data', (d) => (output += d));
@@ -39,7 +41,10 @@ describe('Migrations', () => {
         { column_name: 'user_id', data_type: 'bigint', is_nullable: 'YES' },
       ]);
       const indexes = await client.query(`SELECT indexname FROM pg_indexes WHERE tablename = 'session' ORDER BY 1`);
-      assert.deepEqual(indexes.rows.map((r) => r.indexname), ['IDX_session_expire', 'session_pkey', 'session_user_id']);
+      assert.deepEqual(
+        indexes.rows.map((r) => r.indexname),
+        ['IDX_session_expire', 'session_pkey', 'session_user_id'],
+      );
       assert.equal((await client.query('SELECT count(*)::int AS n FROM pgmigrations')).rows[0].n, migrationNames().length);
     } finally {
       await client.end();

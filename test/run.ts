@@ -40,11 +40,15 @@ const files = unit
 function runTests(env: NodeJS.ProcessEnv): Promise<number> {
   // A hung test fails after TEST_TIMEOUT_MS instead of holding CI until its limit; the slowest suite takes under a
   // minute on a loaded 2-core machine.
-  const child = spawn(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=spec', `--test-timeout=${TEST_TIMEOUT_MS}`, '--test-force-exit', ...files], {
-    cwd: root,
-    stdio: 'inherit',
-    env: { ...process.env, ...env, NODE_ENV: 'test' },
-  });
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', '--test', '--test-reporter=spec', `--test-timeout=${TEST_TIMEOUT_MS}`, '--test-force-exit', ...files],
+    {
+      cwd: root,
+      stdio: 'inherit',
+      env: { ...process.env, ...env, NODE_ENV: 'test' },
+    },
+  );
   const stop = () => child.kill('SIGINT');
   process.once('SIGINT', stop).once('SIGTERM', stop);
   return new Promise<number>((resolve) => child.once('exit', (c, signal) => resolve(c ?? (signal ? 1 : 0))));

@@ -19,7 +19,13 @@ import { neededMigration } from '../app/schema-version.js';
 
 async function untilListening(url: string): Promise<void> {
   for (let i = 0; i < 200; i++) {
-    if (await fetch(`${url}/healthz`).then((res) => res.ok, () => false)) return;
+    if (
+      await fetch(`${url}/healthz`).then(
+        (res) => res.ok,
+        () => false,
+      )
+    )
+      return;
     await sleep(100);
   }
   assert.fail('the replica never answered /healthz');
@@ -47,9 +53,15 @@ test('When the database is one migration behind the build, the replica answers 5
   await waitForReady(replica, 10_000);
   assert.equal((await client.post('/api/register', { username: uniqueName('late'), password: PASSWORD })).status, 201);
 
-  const log = readFileSync(logFile, 'utf8').split('\n').filter(Boolean).map((line) => JSON.parse(line) as { level: number; msg: string });
+  const log = readFileSync(logFile, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => JSON.parse(line) as { level: number; msg: string });
   const waiting = log.filter((l) => l.msg.includes('waiting for the migration'));
   assert.equal(waiting.length, 1, 'one line while waiting, not one per poll');
   assert.equal(waiting[0]!.level, 40);
-  assert.match(waiting[0]!.msg, new RegExp(`this build needs ${needed}: waiting for the migration \\(at most 60 s, SCHEMA_WAIT_SECONDS\\)$`));
+  assert.match(
+    waiting[0]!.msg,
+    new RegExp(`this build needs ${needed}: waiting for the migration \\(at most 60 s, SCHEMA_WAIT_SECONDS\\)$`),
+  );
 });

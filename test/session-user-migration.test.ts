@@ -13,7 +13,10 @@ const MIGRATION = '20261201000001_session-user-id';
 
 /** The previous build's statement (connect-pg-simple's upsert): it knows nothing of user_id. */
 const insertLikeThePreviousBuild = (db: pg.Client, sid: string, sess: object) =>
-  db.query(`INSERT INTO "session" (sess, expire, sid) SELECT $1, now() + interval '1 day', $2 ON CONFLICT (sid) DO UPDATE SET sess = $1`, [JSON.stringify(sess), sid]);
+  db.query(`INSERT INTO "session" (sess, expire, sid) SELECT $1, now() + interval '1 day', $2 ON CONFLICT (sid) DO UPDATE SET sess = $1`, [
+    JSON.stringify(sess),
+    sid,
+  ]);
 
 test('When the migration runs on a table with existing sessions, then each gets its user in an indexed column, and later writes of any build keep it filled', async (t) => {
   const url = await emptyDatabase();
@@ -32,7 +35,11 @@ test('When the migration runs on a table with existing sessions, then each gets 
   assert.deepEqual(await migrate({ DATABASE_URL: url }), migrationNames().slice(migrationNames().indexOf(MIGRATION)));
 
   const counts = await db.query(`SELECT user_id::text, count(*)::int AS n FROM "session" GROUP BY 1 ORDER BY 1 NULLS LAST`);
-  assert.deepEqual(counts.rows, [{ user_id: '1', n: 1250 }, { user_id: '2', n: 1250 }, { user_id: null, n: 1 }]);
+  assert.deepEqual(counts.rows, [
+    { user_id: '1', n: 1250 },
+    { user_id: '2', n: 1250 },
+    { user_id: null, n: 1 },
+  ]);
   const index = await db.query(`SELECT indisvalid FROM pg_index WHERE indexrelid = 'session_user_id'::regclass`);
   assert.deepEqual(index.rows, [{ indisvalid: true }]);
 
@@ -40,7 +47,10 @@ test('When the migration runs on a table with existing sessions, then each gets 
   await insertLikeThePreviousBuild(db, 'during-rollout', { user: { id: '7', username: 'late' } });
   await insertLikeThePreviousBuild(db, 'anonymous', { user: { id: '8', username: 'signed-in-now' } });
   const filled = await db.query(`SELECT sid, user_id::text FROM "session" WHERE sid IN ('during-rollout', 'anonymous') ORDER BY sid`);
-  assert.deepEqual(filled.rows, [{ sid: 'anonymous', user_id: '8' }, { sid: 'during-rollout', user_id: '7' }]);
+  assert.deepEqual(filled.rows, [
+    { sid: 'anonymous', user_id: '8' },
+    { sid: 'during-rollout', user_id: '7' },
+  ]);
 
   await db.query('SET enable_seqscan = off');
   const plan = await db.query(`EXPLAIN SELECT sid FROM "session" WHERE user_id = 1`);

@@ -19,7 +19,8 @@ before(async () => {
 });
 after(() => admin?.end());
 
-const passwordHash = async (username: string) => (await admin.query('SELECT password_hash FROM users WHERE username = $1', [username])).rows[0].password_hash;
+const passwordHash = async (username: string) =>
+  (await admin.query('SELECT password_hash FROM users WHERE username = $1', [username])).rows[0].password_hash;
 
 /** One user signed in from `count` browsers: the first registered, the others logged in with Firefox on Windows. */
 async function signedInTwice(app: AppInstance, count = 2): Promise<{ username: string; clients: HttpClient[] }> {
@@ -36,9 +37,11 @@ async function signedInTwice(app: AppInstance, count = 2): Promise<{ username: s
 }
 
 const sidOf = (client: HttpClient) => sessionIdOf(client.cookies.get('sid')!);
-const handles = async (client: HttpClient): Promise<{ handle: string; current: boolean }[]> => (await client.get('/api/sessions')).body.sessions;
+const handles = async (client: HttpClient): Promise<{ handle: string; current: boolean }[]> =>
+  (await client.get('/api/sessions')).body.sessions;
 const otherHandle = async (client: HttpClient) => (await handles(client)).find((s) => !s.current)!.handle;
-const del = (client: HttpClient, handle: string, headers?: Record<string, string>) => client.request('DELETE', `/api/sessions/${handle}`, undefined, headers);
+const del = (client: HttpClient, handle: string, headers?: Record<string, string>) =>
+  client.request('DELETE', `/api/sessions/${handle}`, undefined, headers);
 
 describe('Listing sessions', () => {
   it('When a user is signed in from two browsers, then GET /api/sessions lists both with an opaque handle, times, the device in short and which one is this', async (t) => {
@@ -55,8 +58,13 @@ describe('Listing sessions', () => {
     for (const session of sessions) {
       assert.deepEqual(Object.keys(session).sort(), ['createdAt', 'current', 'device', 'expiresAt', 'handle', 'lastActiveAt']);
       assert.match(String(session.handle), /^[\w-]{22}$/);
-      for (const client of clients) assert.ok(!String(session.handle).includes(sidOf(client)) && !sidOf(client).includes(String(session.handle)), 'never the session id');
-      for (const time of [session.createdAt, session.lastActiveAt, session.expiresAt]) assert.ok(Math.abs(Date.parse(String(time)) - Date.now()) < 31 * 24 * 3600_000);
+      for (const client of clients)
+        assert.ok(
+          !String(session.handle).includes(sidOf(client)) && !sidOf(client).includes(String(session.handle)),
+          'never the session id',
+        );
+      for (const time of [session.createdAt, session.lastActiveAt, session.expiresAt])
+        assert.ok(Math.abs(Date.parse(String(time)) - Date.now()) < 31 * 24 * 3600_000);
       assert.ok(Math.abs(Date.parse(String(session.lastActiveAt)) - Date.now()) < 60_000, 'last active: just now');
     }
     assert.deepEqual((await new HttpClient(app.url).get('/api/sessions')).status, 401);
@@ -151,12 +159,21 @@ describe('Changing the password', () => {
     const { username, clients } = await signedInTwice(app);
     const [me, other] = clients as [HttpClient, HttpClient];
     const hashBefore = await passwordHash(username);
-    for (const body of [{}, { currentPassword: PASSWORD }, { currentPassword: PASSWORD, newPassword: 'short' }, { currentPassword: PASSWORD, newPassword: 'x'.repeat(201) }, { currentPassword: 1, newPassword: NEW_PASSWORD }]) {
+    for (const body of [
+      {},
+      { currentPassword: PASSWORD },
+      { currentPassword: PASSWORD, newPassword: 'short' },
+      { currentPassword: PASSWORD, newPassword: 'x'.repeat(201) },
+      { currentPassword: 1, newPassword: NEW_PASSWORD },
+    ]) {
       const res = await me.post('/api/password', body);
       assert.equal(res.status, 400, JSON.stringify(body));
       assert.equal(typeof res.body.error, 'string');
     }
-    assert.equal((await me.post('/api/password', { currentPassword: PASSWORD, newPassword: NEW_PASSWORD }, { 'x-csrf-token': 'nope' })).status, 403);
+    assert.equal(
+      (await me.post('/api/password', { currentPassword: PASSWORD, newPassword: NEW_PASSWORD }, { 'x-csrf-token': 'nope' })).status,
+      403,
+    );
     const wrong = await me.post('/api/password', { currentPassword: 'not the password', newPassword: NEW_PASSWORD });
     assert.equal(wrong.status, 403);
     assert.deepEqual(wrong.body, { error: 'wrong current password' });
@@ -166,13 +183,20 @@ describe('Changing the password', () => {
     assert.match(throttled.headers.get('retry-after') ?? '', /^\d+$/);
     assert.equal((await other.get('/api/me')).status, 200, 'no session ended');
     assert.equal(await passwordHash(username), hashBefore, 'password unchanged');
-    assert.equal((await new HttpClient(app.url).post('/api/login', { username, password: PASSWORD })).status, 429, "login's own counter for this name");
+    assert.equal(
+      (await new HttpClient(app.url).post('/api/login', { username, password: PASSWORD })).status,
+      429,
+      "login's own counter for this name",
+    );
   });
 
   it('When the account signs in through an OpenID Connect provider only, then 409 JSON saying it has no password', async (t) => {
     const app = await startApp(t, databaseUrl);
     const { username, clients } = await signedInTwice(app, 1);
-    await admin.query(`INSERT INTO user_identities (issuer, subject, user_id) SELECT 'https://issuer.example', $1, id FROM users WHERE username = $1`, [username]);
+    await admin.query(
+      `INSERT INTO user_identities (issuer, subject, user_id) SELECT 'https://issuer.example', $1, id FROM users WHERE username = $1`,
+      [username],
+    );
     const res = await clients[0]!.post('/api/password', { currentPassword: PASSWORD, newPassword: NEW_PASSWORD });
     assert.equal(res.status, 409);
     assert.match(res.body.error, /identity provider and has no password/);

@@ -36,9 +36,17 @@ before(async () => {
 
 describe('Startup in production', () => {
   const cases: [string, NodeJS.ProcessEnv, RegExp][] = [
-    ['the memory store is asked for', { SESSION_STORE: 'memory' }, /^Invalid configuration: SESSION_STORE: memory is not allowed in production/],
+    [
+      'the memory store is asked for',
+      { SESSION_STORE: 'memory' },
+      /^Invalid configuration: SESSION_STORE: memory is not allowed in production/,
+    ],
     ['the session secret is missing', { SESSION_SECRET: '' }, /^Invalid configuration: SESSION_SECRET: is required in production$/],
-    ['a session secret is short', { SESSION_SECRET: `${'a'.repeat(40)},short` }, /^Invalid configuration: SESSION_SECRET: every secret must be at least 32 characters/],
+    [
+      'a session secret is short',
+      { SESSION_SECRET: `${'a'.repeat(40)},short` },
+      /^Invalid configuration: SESSION_SECRET: every secret must be at least 32 characters/,
+    ],
     ['the port is not a number', { PORT: 'eighty' }, /^Invalid configuration: PORT: must be a whole number$/],
     ['the database TLS mode is unknown', { DATABASE_SSL: 'prefer' }, /^Invalid configuration: DATABASE_SSL: /],
   ];
@@ -52,7 +60,9 @@ describe('Startup in production', () => {
   }
 
   it('When the database cannot be reached, then the process exits 1 instead of falling back to memory', async () => {
-    const { code, stderr } = await runServer(replicaEnv(`postgres://app:${generatedSecret()}@127.0.0.1:1/app`, { PG_CONNECT_TIMEOUT_MS: '500' }));
+    const { code, stderr } = await runServer(
+      replicaEnv(`postgres://app:${generatedSecret()}@127.0.0.1:1/app`, { PG_CONNECT_TIMEOUT_MS: '500' }),
+    );
     assert.equal(code, 1);
     assert.match(stderr, /^Cannot use the database at startup: /);
   });
@@ -60,7 +70,10 @@ describe('Startup in production', () => {
   it('When the migrations have not run within SCHEMA_WAIT_SECONDS, then the process exits 1 with one line saying to run them', async () => {
     const { code, stderr } = await runServer(replicaEnv(await emptyDatabase(), { SCHEMA_WAIT_SECONDS: '1' }));
     assert.equal(code, 1);
-    assert.match(stderr, /^database schema is at no migration, this build needs \d{14}_[\w-]+: gave up after 1 s \(SCHEMA_WAIT_SECONDS\); run the migration once per deploy \(npm run migrate, /);
+    assert.match(
+      stderr,
+      /^database schema is at no migration, this build needs \d{14}_[\w-]+: gave up after 1 s \(SCHEMA_WAIT_SECONDS\); run the migration once per deploy \(npm run migrate, /,
+    );
     assert.equal(stderr.split('\n').length, 1, stderr);
   });
 
@@ -76,11 +89,17 @@ describe('Startup in production', () => {
 describe('Startup outside production', () => {
   it('When SESSION_STORE=memory in development, then it starts and logs a warning that sessions will be lost', async (t) => {
     const logFile = join(mkdtempSync(join(tmpdir(), 'startup-')), 'replica.log');
-    const replica = startReplica({ port: await freePort(), env: replicaEnv(databaseUrl, { NODE_ENV: 'development', SESSION_STORE: 'memory' }), logFile });
+    const replica = startReplica({
+      port: await freePort(),
+      env: replicaEnv(databaseUrl, { NODE_ENV: 'development', SESSION_STORE: 'memory' }),
+      logFile,
+    });
     t.after(() => replica.stop('SIGKILL'));
     await waitForReady(replica);
     assert.equal((await new HttpClient(replica.url).get('/healthz')).status, 200);
-    const warning = readFileSync(logFile, 'utf8').split('\n').find((l) => l.includes('SESSION_STORE=memory'));
+    const warning = readFileSync(logFile, 'utf8')
+      .split('\n')
+      .find((l) => l.includes('SESSION_STORE=memory'));
     assert.ok(warning, 'a warning is logged');
     assert.equal(JSON.parse(warning).level, 40);
     assert.match(warning, /lost on restart and not shared/);

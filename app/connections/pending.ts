@@ -34,7 +34,12 @@ export function addPending(session: SessionWithData, flow: Omit<PendingConnectio
  * Takes the pending connection with this state out of the session (one use, whatever happens next), together with
  * every expired one. 'expired' when it was there but too old; undefined when it was not (never, or already used).
  */
-export function takePending(session: SessionWithData, provider: string, state: string | null, now = Date.now()): PendingConnection | 'expired' | undefined {
+export function takePending(
+  session: SessionWithData,
+  provider: string,
+  state: string | null,
+  now = Date.now(),
+): PendingConnection | 'expired' | undefined {
   const all = session.connections ?? [];
   const found = all.find((f) => f.provider === provider && f.state === state);
   const rest = all.filter((f) => f !== found && f.expiresAt > now);

@@ -26,7 +26,10 @@ export class ProviderRefused extends Error {
 const bearerByDefault: typeof fetch = async (input, init) => {
   const response = await fetch(input, init);
   if (!response.ok || !response.headers.get('content-type')?.includes('json')) return response;
-  const body = (await response.clone().json().catch(() => undefined)) as Record<string, unknown> | undefined;
+  const body = (await response
+    .clone()
+    .json()
+    .catch(() => undefined)) as Record<string, unknown> | undefined;
   if (!body || typeof body.access_token !== 'string' || body.token_type !== undefined) return response;
   return Response.json({ ...body, token_type: 'bearer' }, { status: response.status, headers: response.headers });
 };
@@ -37,7 +40,8 @@ const UNAVAILABLE_CODES = new Set(['OAUTH_TIMEOUT', 'OAUTH_ABORT', 'OAUTH_RESPON
 /** What went wrong, as one of the two errors above; a check of the library that failed (a ClientError) stays itself. */
 function classify(err: unknown): Error {
   if (err instanceof oauth.AuthorizationResponseError) return new ProviderRefused(err.error, true);
-  if (err instanceof oauth.ResponseBodyError) return err.status >= 500 ? new ProviderUnavailable(`HTTP ${err.status}`) : new ProviderRefused(err.error, false);
+  if (err instanceof oauth.ResponseBodyError)
+    return err.status >= 500 ? new ProviderUnavailable(`HTTP ${err.status}`) : new ProviderRefused(err.error, false);
   if (err instanceof oauth.ClientError && !UNAVAILABLE_CODES.has(err.code ?? '')) return err;
   return new ProviderUnavailable((err as Error).message); // and fetch failed (TypeError): refused, reset, DNS
 }
@@ -85,7 +89,10 @@ export function providerClient(provider: ConnectionProvider, timeoutMs: number) 
       const current = new URL(provider.redirectUrl);
       current.search = search;
       try {
-        const response = await oauth.authorizationCodeGrant(config, current, { pkceCodeVerifier: pending.codeVerifier, expectedState: pending.state });
+        const response = await oauth.authorizationCodeGrant(config, current, {
+          pkceCodeVerifier: pending.codeVerifier,
+          expectedState: pending.state,
+        });
         // Strava reports the scopes the user accepted in the callback, not in the token response.
         return tokensOf(response, scopesOf(current.searchParams.get('scope') ?? provider.scopes));
       } catch (err) {

@@ -40,8 +40,18 @@ interface Preset {
  * Garmin is not a preset: see docs/security.md, "Account connections".
  */
 const PRESETS: Record<string, Preset> = {
-  strava: { label: 'Strava', authorizeUrl: 'https://www.strava.com/oauth/authorize', tokenUrl: 'https://www.strava.com/oauth/token', scopes: 'read,activity:read' },
-  foursquare: { label: 'Foursquare', authorizeUrl: 'https://foursquare.com/oauth2/authenticate', tokenUrl: 'https://foursquare.com/oauth2/access_token', scopes: '' },
+  strava: {
+    label: 'Strava',
+    authorizeUrl: 'https://www.strava.com/oauth/authorize',
+    tokenUrl: 'https://www.strava.com/oauth/token',
+    scopes: 'read,activity:read',
+  },
+  foursquare: {
+    label: 'Foursquare',
+    authorizeUrl: 'https://foursquare.com/oauth2/authenticate',
+    tokenUrl: 'https://foursquare.com/oauth2/access_token',
+    scopes: '',
+  },
 };
 
 /** Settings of the feature itself; every other CONNECTIONS_* name belongs to a provider. */
@@ -71,12 +81,16 @@ type Fail = (setting: string, message: string) => never;
 function endpoint(value: string, setting: string, fail: Fail): string {
   if (!URL.canParse(value) || !/^https?:$/.test(new URL(value).protocol)) fail(setting, 'must be an http(s) URL');
   const url = new URL(value);
-  if (url.protocol === 'http:' && !LOOPBACK.test(url.hostname)) fail(setting, 'must be https (plain http only for a provider on 127.0.0.1 or localhost)');
+  if (url.protocol === 'http:' && !LOOPBACK.test(url.hostname))
+    fail(setting, 'must be https (plain http only for a provider on 127.0.0.1 or localhost)');
   return url.href;
 }
 
 function parseKeys(value: string | undefined, fail: Fail): Buffer[] {
-  const keys = (value ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  const keys = (value ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   return keys.map((key) => {
     const bytes = Buffer.from(key, 'base64');
     // Buffer.from skips what is not base64: compare the round trip so a typo is not silently a different key.
@@ -89,18 +103,25 @@ function parseKeys(value: string | undefined, fail: Fail): Buffer[] {
 }
 
 function baseUrl(value: string | undefined, fail: Fail): string {
-  if (!value) fail('CONNECTIONS_BASE_URL', 'is required with a connection provider: the public address of the site, e.g. https://app.example.com');
+  if (!value)
+    fail('CONNECTIONS_BASE_URL', 'is required with a connection provider: the public address of the site, e.g. https://app.example.com');
   if (!URL.canParse(value) || !/^https?:$/.test(new URL(value).protocol)) fail('CONNECTIONS_BASE_URL', 'must be an http(s) URL');
   const url = new URL(value);
-  if (url.pathname !== '/' || url.search || url.hash) fail('CONNECTIONS_BASE_URL', 'must be an origin without a path, e.g. https://app.example.com');
+  if (url.pathname !== '/' || url.search || url.hash)
+    fail('CONNECTIONS_BASE_URL', 'must be an origin without a path, e.g. https://app.example.com');
   return url.origin;
 }
 
 function customNames(value: string | undefined, fail: Fail): string[] {
-  const names = (value ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  const names = (value ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   for (const name of names) {
-    if (!NAME.test(name) || RESERVED.has(name)) fail('CONNECTIONS_CUSTOM', `"${name}" is not a provider name (2-31 of a-z, 0-9 and -, starting with a letter)`);
-    if (PRESETS[name]) fail('CONNECTIONS_CUSTOM', `"${name}" is a preset: set its CONNECTIONS_${name.toUpperCase()}_* settings without listing it`);
+    if (!NAME.test(name) || RESERVED.has(name))
+      fail('CONNECTIONS_CUSTOM', `"${name}" is not a provider name (2-31 of a-z, 0-9 and -, starting with a letter)`);
+    if (PRESETS[name])
+      fail('CONNECTIONS_CUSTOM', `"${name}" is a preset: set its CONNECTIONS_${name.toUpperCase()}_* settings without listing it`);
   }
   return names;
 }
@@ -118,7 +139,8 @@ export function readConnections(env: NodeJS.ProcessEnv, production: boolean, war
   if (unknown) fail(unknown, 'is not a setting (a custom provider must be listed in CONNECTIONS_CUSTOM)');
 
   const timeoutMs = Number(env.CONNECTIONS_TIMEOUT_MS ?? 5000);
-  if (!Number.isInteger(timeoutMs) || timeoutMs < 100 || timeoutMs > 60_000) fail('CONNECTIONS_TIMEOUT_MS', 'must be a whole number from 100 to 60000');
+  if (!Number.isInteger(timeoutMs) || timeoutMs < 100 || timeoutMs > 60_000)
+    fail('CONNECTIONS_TIMEOUT_MS', 'must be a whole number from 100 to 60000');
 
   const enabled = names.filter((name) => {
     const id = env[settingOf(name, 'CLIENT_ID')];

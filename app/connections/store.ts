@@ -87,7 +87,13 @@ export function createConnectionStore(pool: pg.Pool, cipher: TokenCipher) {
         const row = rows[0];
         if (!row) return { outcome: 'not-connected' };
         if (row.needs_reconnect) return { outcome: 'needs-reconnect', reason: 'the provider refused an earlier refresh' };
-        const summary = async () => (await db.query<ConnectionSummary>(`SELECT ${SUMMARY} FROM account_connections WHERE user_id = $1 AND provider = $2`, [userId, provider])).rows[0]!;
+        const summary = async () =>
+          (
+            await db.query<ConnectionSummary>(`SELECT ${SUMMARY} FROM account_connections WHERE user_id = $1 AND provider = $2`, [
+              userId,
+              provider,
+            ])
+          ).rows[0]!;
         if (!row.due) return { outcome: 'fresh', connection: await summary() };
         let refreshToken: string;
         try {
@@ -96,7 +102,10 @@ export function createConnectionStore(pool: pg.Pool, cipher: TokenCipher) {
         } catch (err) {
           if (!(err instanceof UndecryptableToken)) throw err;
           await markNeedsReconnect(db, userId, provider);
-          return { outcome: 'needs-reconnect', reason: row.refresh_token ? 'the stored tokens cannot be decrypted with CONNECTIONS_KEY' : 'the provider gave no refresh token' };
+          return {
+            outcome: 'needs-reconnect',
+            reason: row.refresh_token ? 'the stored tokens cannot be decrypted with CONNECTIONS_KEY' : 'the provider gave no refresh token',
+          };
         }
         const renewed = await renew(refreshToken); // throws when the provider cannot be reached: rolled back, nothing marked
         if ('refused' in renewed) {

@@ -13,7 +13,8 @@ const TAG_BYTES = 16;
 export class UndecryptableToken extends Error {}
 
 /** A short public name for a key: a hash, so it says nothing about the key itself. */
-export const keyIdOf = (key: Buffer): string => createHash('sha256').update('account-connections-key\0').update(key).digest('hex').slice(0, 16);
+export const keyIdOf = (key: Buffer): string =>
+  createHash('sha256').update('account-connections-key\0').update(key).digest('hex').slice(0, 16);
 
 export interface TokenCipher {
   /** The id of the key that encrypts (the first). */

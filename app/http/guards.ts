@@ -3,8 +3,7 @@ import { timingSafeEqual } from 'node:crypto';
 import type { RequestHandler } from 'express';
 import { HttpError } from './errors.js';
 
-export const requireUser: RequestHandler = (req, _res, next) =>
-  next(req.session?.user ? undefined : new HttpError(401, 'not logged in'));
+export const requireUser: RequestHandler = (req, _res, next) => next(req.session?.user ? undefined : new HttpError(401, 'not logged in'));
 
 function same(a: string, b: string): boolean {
   const x = Buffer.from(a);

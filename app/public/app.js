@@ -40,7 +40,7 @@ $('auth-form').addEventListener('submit', async (event) => {
   const action = event.submitter?.dataset.action ?? 'login';
   const form = new FormData(event.target);
   const res = await api('POST', `/api/${action}`, { username: form.get('username'), password: form.get('password') });
-  $('message').textContent = res.status < 300 ? '' : res.data.error ?? `HTTP ${res.status}`;
+  $('message').textContent = res.status < 300 ? '' : (res.data.error ?? `HTTP ${res.status}`);
   if (res.status < 300) {
     csrfToken = res.data.csrfToken;
     await refresh();
@@ -50,7 +50,7 @@ $('auth-form').addEventListener('submit', async (event) => {
 $('cart-form').addEventListener('submit', async (event) => {
   event.preventDefault();
   const res = await api('POST', '/api/cart', { item: new FormData(event.target).get('item') });
-  $('message').textContent = res.status === 200 ? '' : res.data.error ?? `HTTP ${res.status}`;
+  $('message').textContent = res.status === 200 ? '' : (res.data.error ?? `HTTP ${res.status}`);
   if (res.status === 200) {
     renderCart(res.data.cart);
     event.target.reset();

@@ -3,7 +3,11 @@
 const panel = document.getElementById('connections-panel');
 const list = document.getElementById('connections');
 const note = document.getElementById('connections-message');
-const STATUS = { valid: 'connected', expired: 'connected (token expired: refreshed when used)', 'needs-reconnect': 'needs connecting again' };
+const STATUS = {
+  valid: 'connected',
+  expired: 'connected (token expired: refreshed when used)',
+  'needs-reconnect': 'needs connecting again',
+};
 
 function row(provider, connection) {
   const li = document.createElement('li');
@@ -14,7 +18,8 @@ function row(provider, connection) {
     : `${provider.label}: not connected`;
   li.append(text);
   // Connecting is a navigation: the browser goes to the provider and comes back to the callback.
-  if (!connection || connection.status === 'needs-reconnect') li.append(Object.assign(document.createElement('a'), { href: provider.startUrl, textContent: 'Connect', className: 'button' }));
+  if (!connection || connection.status === 'needs-reconnect')
+    li.append(Object.assign(document.createElement('a'), { href: provider.startUrl, textContent: 'Connect', className: 'button' }));
   if (connection) {
     const remove = Object.assign(document.createElement('button'), { type: 'button', className: 'secondary', textContent: 'Remove' });
     remove.addEventListener('click', () => removeConnection(provider));
@@ -27,14 +32,25 @@ async function load() {
   const res = await fetch('/api/connections', { credentials: 'same-origin' });
   const { providers = [], connections = [] } = res.ok ? await res.json() : {};
   panel.hidden = providers.length === 0;
-  list.replaceChildren(...providers.map((p) => row(p, connections.find((c) => c.provider === p.name))));
+  list.replaceChildren(
+    ...providers.map((p) =>
+      row(
+        p,
+        connections.find((c) => c.provider === p.name),
+      ),
+    ),
+  );
 }
 
 async function removeConnection(provider) {
   const me = await fetch('/api/me', { credentials: 'same-origin' });
   const { csrfToken = '' } = me.ok ? await me.json() : {};
-  const res = await fetch(`/api/connections/${provider.name}`, { method: 'DELETE', credentials: 'same-origin', headers: { 'X-CSRF-Token': csrfToken } });
-  note.textContent = res.ok ? `${provider.label} removed.` : (await res.json().catch(() => ({}))).error ?? `HTTP ${res.status}`;
+  const res = await fetch(`/api/connections/${provider.name}`, {
+    method: 'DELETE',
+    credentials: 'same-origin',
+    headers: { 'X-CSRF-Token': csrfToken },
+  });
+  note.textContent = res.ok ? `${provider.label} removed.` : ((await res.json().catch(() => ({}))).error ?? `HTTP ${res.status}`);
   await load();
 }
 
@@ -42,7 +58,8 @@ async function removeConnection(provider) {
 const back = new URLSearchParams(location.search);
 if (back.has('connection')) {
   const result = back.get('result');
-  note.textContent = result === 'connected' ? `Connected to ${back.get('connection')}.` : `Not connected to ${back.get('connection')}: ${result}.`;
+  note.textContent =
+    result === 'connected' ? `Connected to ${back.get('connection')}.` : `Not connected to ${back.get('connection')}: ${result}.`;
   history.replaceState(null, '', '/');
 }
 

@@ -6,7 +6,7 @@ async function send(method, path) {
   const me = await fetch('/api/me', { credentials: 'same-origin' });
   const { csrfToken = '' } = me.ok ? await me.json() : {};
   const res = await fetch(path, { method, credentials: 'same-origin', headers: { 'X-CSRF-Token': csrfToken } });
-  $('message').textContent = res.ok ? '' : (await res.json().catch(() => ({}))).error ?? `HTTP ${res.status}`;
+  $('message').textContent = res.ok ? '' : ((await res.json().catch(() => ({}))).error ?? `HTTP ${res.status}`);
   return res;
 }
 
@@ -17,7 +17,11 @@ function item(session) {
   li.dataset.handle = session.handle;
   const text = document.createElement('span');
   text.textContent = `${session.device ?? 'Unknown device'}${session.current ? ' (this device)' : ''}: signed in ${when(session.createdAt)}, last active ${when(session.lastActiveAt)}`;
-  const end = Object.assign(document.createElement('button'), { type: 'button', className: 'secondary', textContent: session.current ? 'Log out' : 'End' });
+  const end = Object.assign(document.createElement('button'), {
+    type: 'button',
+    className: 'secondary',
+    textContent: session.current ? 'Log out' : 'End',
+  });
   end.addEventListener('click', async () => {
     const res = await send('DELETE', `/api/sessions/${encodeURIComponent(session.handle)}`);
     if (res.ok && session.current) location.reload();

@@ -30,7 +30,8 @@ export function connectionRoutes(settings: ConnectionsConfig, pool: pg.Pool, log
     return provider;
   };
   /** Never the error's body or cause: a provider's error response may quote what it was sent. */
-  const warn = (provider: string, what: string, err: Error) => logger.warn({ provider, err: { message: err.message } }, `${what} failed: provider unavailable`);
+  const warn = (provider: string, what: string, err: Error) =>
+    logger.warn({ provider, err: { message: err.message } }, `${what} failed: provider unavailable`);
   const startAgain = (name: string) => `start again at /api/connections/${name}/start`;
 
   const router = Router();
@@ -66,7 +67,8 @@ export function connectionRoutes(settings: ConnectionsConfig, pool: pg.Pool, log
         throw unavailable(provider.label);
       }
       // The user said no at the provider: back to the page, which says so.
-      if (err instanceof ProviderRefused && err.atAuthorization) return res.redirect(302, `/?connection=${provider.name}&result=${encodeURIComponent(err.code)}`);
+      if (err instanceof ProviderRefused && err.atAuthorization)
+        return res.redirect(302, `/?connection=${provider.name}&result=${encodeURIComponent(err.code)}`);
       if (err instanceof ProviderRefused) throw new HttpError(400, `${provider.label} refused the connection: ${err.code}`.slice(0, 200));
       if (err instanceof oauth.ClientError) throw new HttpError(400, `connection failed: ${err.message}`.slice(0, 200));
       throw err;
@@ -77,13 +79,16 @@ export function connectionRoutes(settings: ConnectionsConfig, pool: pg.Pool, log
   // A refresh only when the access token has expired (or expires within a minute); otherwise the stored one stands.
   router.post('/api/connections/:provider/refresh', requireUser, requireCsrf, async (req, res) => {
     const provider = providerOf(req);
-    const result = await store.refresh(req.session.user!.id, provider.name, (refreshToken) => renew(provider.client, refreshToken)).catch((err: unknown) => {
-      if (!(err instanceof ProviderUnavailable)) throw err;
-      warn(provider.name, 'refresh', err);
-      throw unavailable(provider.label);
-    });
+    const result = await store
+      .refresh(req.session.user!.id, provider.name, (refreshToken) => renew(provider.client, refreshToken))
+      .catch((err: unknown) => {
+        if (!(err instanceof ProviderUnavailable)) throw err;
+        warn(provider.name, 'refresh', err);
+        throw unavailable(provider.label);
+      });
     if (result.outcome === 'not-connected') throw new HttpError(404, `not connected to ${provider.name}`);
-    if (result.outcome === 'needs-reconnect') throw new HttpError(409, `${result.reason}: connect again at /api/connections/${provider.name}/start`);
+    if (result.outcome === 'needs-reconnect')
+      throw new HttpError(409, `${result.reason}: connect again at /api/connections/${provider.name}/start`);
     res.json({ refreshed: result.outcome === 'refreshed', connection: result.connection });
   });
 

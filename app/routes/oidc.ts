@@ -106,8 +106,9 @@ export function oidcRoutes(settings: OidcConfig | undefined, identities: Identit
       throw signInError(err, logger);
     }
     const claims = tokens.claims()!; // present: an ID token is required above
-    const hint = [claims.preferred_username, typeof claims.email === 'string' ? claims.email.split('@')[0] : undefined, claims.name]
-      .find((v): v is string => typeof v === 'string' && v.length > 0);
+    const hint = [claims.preferred_username, typeof claims.email === 'string' ? claims.email.split('@')[0] : undefined, claims.name].find(
+      (v): v is string => typeof v === 'string' && v.length > 0,
+    );
     const user = await identities.signIn(claims.iss, claims.sub, hint);
     await startSession(req, user); // a new session id: the pre-sign-in session is destroyed (fixation)
     res.redirect(302, '/');

@@ -30,10 +30,12 @@ export async function up(pgm) {
       RETURN NEW;
     END $$`);
   await pgm.db.query('DROP TRIGGER IF EXISTS session_user_id ON "session"');
-  await pgm.db.query('CREATE TRIGGER session_user_id BEFORE INSERT OR UPDATE OF sess ON "session" FOR EACH ROW EXECUTE FUNCTION session_user_id()');
+  await pgm.db.query(
+    'CREATE TRIGGER session_user_id BEFORE INSERT OR UPDATE OF sess ON "session" FOR EACH ROW EXECUTE FUNCTION session_user_id()',
+  );
   await pgm.db.query('RESET lock_timeout');
 
-  for (let after = ''; ; ) {
+  for (let after = ''; ;) {
     // UPDATE OF sess fires the trigger, which computes the column exactly as for new writes.
     const { rows } = await pgm.db.query(
       `WITH batch AS (SELECT sid FROM "session" WHERE sid > $1 ORDER BY sid LIMIT ${BATCH}),

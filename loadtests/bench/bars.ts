@@ -56,6 +56,9 @@ export function barChart(title: string, unit: string, bars: Bar[]): string {
   });
   parts.push(`<line x1="${LEFT}" x2="${LEFT}" y1="${TOP}" y2="${height - AXIS}" class="axis-line"/>`);
   const names = [...new Map(bars.flatMap((b) => b.segments).map((s) => [s.name, s.color])).entries()];
-  const legend = names.length > 1 ? `<div class="legend">${names.map(([n, c]) => `<span class="key"><i style="background:${c}"></i>${h(n)}</span>`).join(' ')}</div>` : '';
+  const legend =
+    names.length > 1
+      ? `<div class="legend">${names.map(([n, c]) => `<span class="key"><i style="background:${c}"></i>${h(n)}</span>`).join(' ')}</div>`
+      : '';
   return `<figure class="chart"><figcaption>${h(title)} <span class="unit">(${h(unit)})</span></figcaption><svg viewBox="0 0 ${W} ${height}" role="img" aria-label="${h(title)}">${parts.join('')}</svg>${legend}</figure>`;
 }

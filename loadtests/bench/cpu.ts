@@ -30,7 +30,7 @@ export function cpuSeconds<K extends string>(groups: Record<K, number[]>): Recor
   for (const [pid, { ppid }] of stats) children.set(ppid, [...(children.get(ppid) ?? []), pid]);
   const treeTicks = (root: number): number => {
     let ticks = 0;
-    for (const stack = [root]; stack.length > 0; ) {
+    for (const stack = [root]; stack.length > 0;) {
       const pid = stack.pop()!;
       ticks += stats.get(pid)?.ticks ?? 0;
       stack.push(...(children.get(pid) ?? []));

@@ -48,15 +48,25 @@ const urlOf = (serverUrl: string, name: string) => Object.assign(new URL(serverU
  * Session row writes (n_tup_ins + n_tup_upd + n_tup_del) per database on the server at `serverUrl`, read once the
  * app's backends there have exited: an exiting backend flushes its counts; an idle one may hold them up to 10 s.
  */
-export async function settledSessionWrites(serverUrl: string, databases: string[], say: (line: string) => void, timeoutMs = 40_000): Promise<Record<string, number>> {
+export async function settledSessionWrites(
+  serverUrl: string,
+  databases: string[],
+  say: (line: string) => void,
+  timeoutMs = 40_000,
+): Promise<Record<string, number>> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const { rows } = await withClient(serverUrl, (c) =>
-      c.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1 AND datname = ANY($2)`, [APPLICATION_NAME, databases]),
+      c.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1 AND datname = ANY($2)`, [
+        APPLICATION_NAME,
+        databases,
+      ]),
     );
     if (rows[0]!.n === 0) break;
     if (Date.now() > deadline) {
-      say(`bench: ${rows[0]!.n} app connections still open after ${timeoutMs / 1000} s; reading row writes anyway (they may miss the last 10 s)`);
+      say(
+        `bench: ${rows[0]!.n} app connections still open after ${timeoutMs / 1000} s; reading row writes anyway (they may miss the last 10 s)`,
+      );
       break;
     }
     await sleep(250);
@@ -65,7 +75,9 @@ export async function settledSessionWrites(serverUrl: string, databases: string[
   for (const name of databases) {
     out[name] = await withClient(urlOf(serverUrl, name), async (c) => {
       await c.query('SELECT pg_stat_clear_snapshot()');
-      const { rows } = await c.query<{ writes: string }>(`SELECT n_tup_ins + n_tup_upd + n_tup_del AS writes FROM pg_stat_user_tables WHERE relname = 'session'`);
+      const { rows } = await c.query<{ writes: string }>(
+        `SELECT n_tup_ins + n_tup_upd + n_tup_del AS writes FROM pg_stat_user_tables WHERE relname = 'session'`,
+      );
       return Number(rows[0]?.writes ?? 0);
     });
   }
@@ -85,7 +97,9 @@ export async function startBenchPostgres(log: (line: string) => void): Promise<B
     await handle.resume();
     const { postmasterPid, version } = await withClient(handle.url, async (c) => {
       await c.query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements');
-      const { rows } = await c.query<{ pid: number; version: string }>(`SELECT pg_backend_pid() AS pid, current_setting('server_version') AS version`);
+      const { rows } = await c.query<{ pid: number; version: string }>(
+        `SELECT pg_backend_pid() AS pid, current_setting('server_version') AS version`,
+      );
       return { postmasterPid: parentPid(rows[0]!.pid), version: rows[0]!.version };
     });
     if (!postmasterPid) throw new Error('cannot find the postmaster process');
@@ -110,7 +124,12 @@ export async function startBenchPostgres(log: (line: string) => void): Promise<B
             const query = r.query.replace(/\s+/g, ' ').trim();
             const prev = db.get(query) ?? { query, calls: 0, rows: 0, execMs: 0 };
             // The same text can appear under several query ids (e.g. top-level and not): add them up.
-            db.set(query, { query, calls: prev.calls + Number(r.calls), rows: prev.rows + Number(r.rows), execMs: prev.execMs + r.exec_ms });
+            db.set(query, {
+              query,
+              calls: prev.calls + Number(r.calls),
+              rows: prev.rows + Number(r.rows),
+              execMs: prev.execMs + r.exec_ms,
+            });
             out.set(r.datname, db);
           }
           return out;
@@ -118,7 +137,9 @@ export async function startBenchPostgres(log: (line: string) => void): Promise<B
       settledSessionWrites: (databases, say) => settledSessionWrites(handle.url, databases, say),
       sessionBytes: (database, copies) =>
         withClient(urlOf(handle.url, database), async (c) => {
-          const found = await c.query<{ total: string; n: number }>(`SELECT pg_total_relation_size('session') AS total, (SELECT count(*)::int FROM session) AS n`);
+          const found = await c.query<{ total: string; n: number }>(
+            `SELECT pg_total_relation_size('session') AS total, (SELECT count(*)::int FROM session) AS n`,
+          );
           const { rows: median } = await c.query<{ sess: string }>(
             `SELECT sess::text AS sess FROM session ORDER BY length(sess::text) OFFSET (SELECT count(*) / 2 FROM session) LIMIT 1`,
           );

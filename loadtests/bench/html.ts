@@ -55,7 +55,13 @@ const isCeiling = (r: RunSummary) => r.run === 'pgbench' || r.run === 'nginx';
 
 function ratios(r: RunSummary, of: 'vsMemory' | 'vsRedis' | 'p99VsMemory'): string {
   if (r.run === 'pgbench') return '';
-  const parts = of === 'p99VsMemory' ? [r.run !== 'memory' && `${times(r.p99VsMemory)} MemoryStore`] : [r.run !== 'memory' && `${times(r.vsMemory)} MemoryStore`, !r.run.startsWith('redis') && r.vsRedis !== undefined && `${times(r.vsRedis)} redis on as many replicas`];
+  const parts =
+    of === 'p99VsMemory'
+      ? [r.run !== 'memory' && `${times(r.p99VsMemory)} MemoryStore`]
+      : [
+          r.run !== 'memory' && `${times(r.vsMemory)} MemoryStore`,
+          !r.run.startsWith('redis') && r.vsRedis !== undefined && `${times(r.vsRedis)} redis on as many replicas`,
+        ];
   const text = parts.filter(Boolean).join(' · ');
   return text ? ` · ${text}` : '';
 }
@@ -79,18 +85,31 @@ function charts(summary: BenchSummary): string {
     note: `${fmt(r.requestsPerSecond, 0)}, p99 ${fmt(r.p99)} ms`,
     muted: true,
   }));
-  const cpu: Bar[] = summary.runs.filter((r) => CONTENDERS.includes(r.run) || r.run === 'nginx').map((r) => ({
-    label: r.label,
-    segments: (Object.keys(CPU_COLORS) as Array<keyof typeof CPU_COLORS>)
-      .filter((k) => r.cpuPer1000[k] > 0)
-      .map((k) => ({ name: CPU_NAMES[k], value: r.cpuPer1000[k], color: CPU_COLORS[k] })),
-    note: `${fmt(r.cpuPer1000.total, 3)} s`,
-    muted: isCeiling(r),
-  }));
+  const cpu: Bar[] = summary.runs
+    .filter((r) => CONTENDERS.includes(r.run) || r.run === 'nginx')
+    .map((r) => ({
+      label: r.label,
+      segments: (Object.keys(CPU_COLORS) as Array<keyof typeof CPU_COLORS>)
+        .filter((k) => r.cpuPer1000[k] > 0)
+        .map((k) => ({ name: CPU_NAMES[k], value: r.cpuPer1000[k], color: CPU_COLORS[k] })),
+      note: `${fmt(r.cpuPer1000.total, 3)} s`,
+      muted: isCeiling(r),
+    }));
   const memory = summary.runs.find((r) => r.run === 'memory');
   const redis = [summary.runs.find((r) => r.run === 'redis-1'), summary.runs.find((r) => r.run === 'redis')];
   const flat = (name: string, value: number | undefined, color: string) =>
-    value === undefined ? [] : [{ name, points: [[1, value], [3, value]] as Array<[number, number]>, color }];
+    value === undefined
+      ? []
+      : [
+          {
+            name,
+            points: [
+              [1, value],
+              [3, value],
+            ] as Array<[number, number]>,
+            color,
+          },
+        ];
   const scalingChart = (title: string, y: string, key: 'requestsPerSecond' | 'p99') =>
     renderChart({
       title,
@@ -106,7 +125,11 @@ function charts(summary: BenchSummary): string {
         },
       ],
     });
-  const scaling = scalingChart('This project: throughput on 1, 2 and 3 replicas (same nginx, same PostgreSQL)', 'req/s', 'requestsPerSecond');
+  const scaling = scalingChart(
+    'This project: throughput on 1, 2 and 3 replicas (same nginx, same PostgreSQL)',
+    'req/s',
+    'requestsPerSecond',
+  );
   const scalingP99 = scalingChart('This project: p99 latency on 1, 2 and 3 replicas', 'p99 ms', 'p99');
   return `<section><h2>Side by side</h2>
 ${barChart('Throughput, median of the rounds', 'requests per second', throughput)}
@@ -122,10 +145,12 @@ function table(caption: string, head: string[], rows: string[]): string {
 
 function runsTables(summary: BenchSummary): string {
   const speed = summary.runs.map(
-    (r) => `<tr><td>${h(r.label)}</td>${num(r.requestsPerSecond, 0)}${num(r.vsMemory)}${num(r.vsRedis)}${num(r.p50)}${num(r.p99)}${num(r.p99VsMemory)}${num(r.readP99)}${r.run === 'pgbench' ? '<td></td>' : num(r.writeP99)}${num(r.errors, 0)}${num(r.requests, 0)}</tr>`,
+    (r) =>
+      `<tr><td>${h(r.label)}</td>${num(r.requestsPerSecond, 0)}${num(r.vsMemory)}${num(r.vsRedis)}${num(r.p50)}${num(r.p99)}${num(r.p99VsMemory)}${num(r.readP99)}${r.run === 'pgbench' ? '<td></td>' : num(r.writeP99)}${num(r.errors, 0)}${num(r.requests, 0)}</tr>`,
   );
   const cost = summary.runs.map(
-    (r) => `<tr><td>${h(r.label)}</td>${num(r.statementsPerRequest, 3)}${num(r.sessionReadsPerRequest, 3)}${num(r.redisCommandsPerRequest, 3)}${num(r.rowWritesPerRequest, 4)}${num(r.rowWritesPerRead, 4)}${num(r.cpuPer1000.total, 3)}${num(r.cpuPer1000.replicas, 3)}${num(r.cpuPer1000.postgres, 3)}${num(r.cpuPer1000.redis, 3)}${num(r.cpuPer1000.nginx, 3)}${num(r.cpuPer1000.loadGenerator, 3)}</tr>`,
+    (r) =>
+      `<tr><td>${h(r.label)}</td>${num(r.statementsPerRequest, 3)}${num(r.sessionReadsPerRequest, 3)}${num(r.redisCommandsPerRequest, 3)}${num(r.rowWritesPerRequest, 4)}${num(r.rowWritesPerRead, 4)}${num(r.cpuPer1000.total, 3)}${num(r.cpuPer1000.replicas, 3)}${num(r.cpuPer1000.postgres, 3)}${num(r.cpuPer1000.redis, 3)}${num(r.cpuPer1000.nginx, 3)}${num(r.cpuPer1000.loadGenerator, 3)}</tr>`,
   );
   return `<section><h2>Every run, medians of the rounds</h2>
 ${table('Speed', ['run', 'req/s (pgbench: tps)', '× MemoryStore', '× connect-redis', 'p50 ms', 'p99 ms', 'p99 × MemoryStore', 'p99 of reads', 'p99 of writes', 'errors', 'requests, all rounds'], speed)}
@@ -141,9 +166,14 @@ function statementsTables(record: BenchRecord): string {
   const tables = VARIANTS.filter((v) => v.database && record.statements[v.database]?.length).map((v) => {
     const requests = record.runs.filter((r) => databaseOf(r.run) === v.database).reduce((s, r) => s + r.requests, 0);
     const rows = record.statements[v.database!]!.slice(0, 8).map(
-      (s) => `<tr><td><code>${h(s.query.length > 150 ? `${s.query.slice(0, 150)}…` : s.query)}</code></td>${num(s.calls / Math.max(1, requests), 3)}${num(s.rows / Math.max(1, s.calls), 2)}${num(s.execMs / Math.max(1, s.calls), 3)}</tr>`,
+      (s) =>
+        `<tr><td><code>${h(s.query.length > 150 ? `${s.query.slice(0, 150)}…` : s.query)}</code></td>${num(s.calls / Math.max(1, requests), 3)}${num(s.rows / Math.max(1, s.calls), 2)}${num(s.execMs / Math.max(1, s.calls), 3)}</tr>`,
     );
-    return table(`${v.label} (${fmt(requests, 0)} requests measured)`, ['statement (pg_stat_statements)', 'calls / request', 'rows / call', 'mean ms in PostgreSQL'], rows);
+    return table(
+      `${v.label} (${fmt(requests, 0)} requests measured)`,
+      ['statement (pg_stat_statements)', 'calls / request', 'rows / call', 'mean ms in PostgreSQL'],
+      rows,
+    );
   });
   return tables.length ? `<section><h2>What each variant asks of PostgreSQL</h2>${tables.join('')}</section>` : '';
 }
@@ -153,14 +183,22 @@ function bytesTable(record: BenchRecord): string {
   const redis = record.bytesPerSession.redis;
   const rows: string[] = [];
   if (pg) {
-    rows.push(`<tr><td>PostgreSQL: ${fmt(pg.copies, 0)} copies of the median stored session (${pg.sessionJsonBytes} bytes of JSON), table + indexes after VACUUM</td>${num(pg.fill, 0)}</tr>`);
-    rows.push(`<tr><td>PostgreSQL: this project's session table as the run left it (${fmt(pg.rowsFound, 0)} rows, with the dead row versions of the run's writes)</td>${num(pg.asFound, 0)}</tr>`);
+    rows.push(
+      `<tr><td>PostgreSQL: ${fmt(pg.copies, 0)} copies of the median stored session (${pg.sessionJsonBytes} bytes of JSON), table + indexes after VACUUM</td>${num(pg.fill, 0)}</tr>`,
+    );
+    rows.push(
+      `<tr><td>PostgreSQL: this project's session table as the run left it (${fmt(pg.rowsFound, 0)} rows, with the dead row versions of the run's writes)</td>${num(pg.asFound, 0)}</tr>`,
+    );
   }
   if (redis) {
     rows.push(`<tr><td>Redis: MEMORY USAGE of ${redis.sampled} sessions connect-redis stored</td>${num(redis.memoryUsage, 0)}</tr>`);
-    rows.push(`<tr><td>Redis: used_memory growth per key for ${fmt(redis.copies, 0)} copies of the median session</td>${num(redis.usedMemoryPerSession, 0)}</tr>`);
+    rows.push(
+      `<tr><td>Redis: used_memory growth per key for ${fmt(redis.copies, 0)} copies of the median session</td>${num(redis.usedMemoryPerSession, 0)}</tr>`,
+    );
   }
-  return rows.length ? `<section><h2>Bytes per stored session</h2><table><thead><tr><th>measure</th><th>bytes per session</th></tr></thead><tbody>${rows.join('')}</tbody></table></section>` : '';
+  return rows.length
+    ? `<section><h2>Bytes per stored session</h2><table><thead><tr><th>measure</th><th>bytes per session</th></tr></thead><tbody>${rows.join('')}</tbody></table></section>`
+    : '';
 }
 
 function profilesSection(record: BenchRecord): string {
@@ -169,15 +207,24 @@ function profilesSection(record: BenchRecord): string {
   const pct = (share: number) => `<td class="n">${(share * 100).toFixed(1)} %</td>`;
   const blocks = entries.map(
     ([v, p]) => `<div><h3>${h(v.label)} <span class="meta">${fmt(p.busyMs / 1000, 1)} s busy, all replicas</span></h3>
-${table('Self time by package', ['package or file', 'share'], p.byPackage.map((x) => `<tr><td>${h(x.name)}</td>${pct(x.share)}</tr>`))}
-${table('Top functions by self time', ['function', 'share'], p.topFunctions.slice(0, 12).map((x) => `<tr><td><code>${h(x.name)}</code></td>${pct(x.share)}</tr>`))}</div>`,
+${table(
+  'Self time by package',
+  ['package or file', 'share'],
+  p.byPackage.map((x) => `<tr><td>${h(x.name)}</td>${pct(x.share)}</tr>`),
+)}
+${table(
+  'Top functions by self time',
+  ['function', 'share'],
+  p.topFunctions.slice(0, 12).map((x) => `<tr><td><code>${h(x.name)}</code></td>${pct(x.share)}</tr>`),
+)}</div>`,
   );
   return `<section><h2>Where the replicas' CPU goes (V8 CPU profiles, idle excluded)</h2><div class="charts2">${blocks.join('')}</div></section>`;
 }
 
 function roundsTable(record: BenchRecord): string {
   const rows = record.runs.map(
-    (r) => `<tr><td class="n">${r.round}</td><td>${h(r.run)}</td><td class="n">${Math.round(r.othersCpuShare * 100)} %</td>${num(r.requestsPerSecond, 0)}${num(r.latencyMs.p50)}${num(r.latencyMs.p99)}${num(r.readP99)}${num(r.writeP99)}${num(r.errors, 0)}${num(r.requests, 0)}${num(r.writes, 0)}${num(r.writesSkipped, 0)}${num(r.pgStatements, 0)}${num(r.redisCommands, 0)}</tr>`,
+    (r) =>
+      `<tr><td class="n">${r.round}</td><td>${h(r.run)}</td><td class="n">${Math.round(r.othersCpuShare * 100)} %</td>${num(r.requestsPerSecond, 0)}${num(r.latencyMs.p50)}${num(r.latencyMs.p99)}${num(r.readP99)}${num(r.writeP99)}${num(r.errors, 0)}${num(r.requests, 0)}${num(r.writes, 0)}${num(r.writesSkipped, 0)}${num(r.pgStatements, 0)}${num(r.redisCommands, 0)}</tr>`,
   );
   return `<section><h2>Every round as measured</h2><table><thead><tr><th>round</th><th>run</th><th>other processes' CPU</th><th>req/s</th><th>p50 ms</th><th>p99 ms</th><th>read p99</th><th>write p99</th><th>errors</th><th>requests</th><th>cart writes</th><th>writes skipped (full cart)</th><th>PG statements</th><th>Redis commands</th></tr></thead><tbody>${rows.join('')}</tbody></table></section>`;
 }
@@ -194,9 +241,14 @@ export function renderBenchHtml(record: BenchRecord, summary: BenchSummary): str
   const m = record.machine;
   const o = record.options;
   const targets = summary.targets
-    .map((t) => `<div class="target ${t.met ? 'met' : 'missed'}"><div class="s">${t.met ? 'met' : 'not met'}</div><div class="v">${h(t.value)}</div><div class="n">${h(t.name)}: goal ${h(t.goal)}</div></div>`)
+    .map(
+      (t) =>
+        `<div class="target ${t.met ? 'met' : 'missed'}"><div class="s">${t.met ? 'met' : 'not met'}</div><div class="v">${h(t.value)}</div><div class="n">${h(t.name)}: goal ${h(t.goal)}</div></div>`,
+    )
     .join('');
-  const versions = Object.entries(record.versions).map(([k, v]) => `${h(k)} ${h(v)}`).join(', ');
+  const versions = Object.entries(record.versions)
+    .map(([k, v]) => `${h(k)} ${h(v)}`)
+    .join(', ');
   const variants = VARIANTS.map((v) => `<li><b>${h(v.label)}</b>: ${h(v.detail)}</li>`).join('');
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">

@@ -76,17 +76,20 @@ function options(): BenchOptions & { out: string } {
     cpuProf: values['cpu-prof'],
     out: values.out,
   };
-  if (opts.sessions < opts.connections) throw new Error('--sessions must be at least --connections (each connection needs its own sessions)');
+  if (opts.sessions < opts.connections)
+    throw new Error('--sessions must be at least --connections (each connection needs its own sessions)');
   return opts;
 }
 
 const say = (line: string) => console.error(line);
-const versionOf = (pkg: string) => (JSON.parse(readFileSync(join(root, 'node_modules', pkg, 'package.json'), 'utf8')) as { version: string }).version;
+const versionOf = (pkg: string) =>
+  (JSON.parse(readFileSync(join(root, 'node_modules', pkg, 'package.json'), 'utf8')) as { version: string }).version;
 
 /** Everything started, stopped in reverse order at the end, on failure and on Ctrl+C. */
 const started: Array<{ name: string; stop(): Promise<void> }> = [];
 async function stopAll(): Promise<void> {
-  for (const s of started.splice(0).reverse()) await s.stop().catch((err: Error) => say(`bench: stopping ${s.name} failed: ${err.message}`));
+  for (const s of started.splice(0).reverse())
+    await s.stop().catch((err: Error) => say(`bench: stopping ${s.name} failed: ${err.message}`));
 }
 stopOnSignals('bench', say, stopAll);
 
@@ -124,7 +127,9 @@ async function main(): Promise<void> {
     bytesPerSession: {},
     notes: [],
   };
-  say(`bench: load average ${loadavg()[0]!.toFixed(2)} on ${record.machine.cpus} cores; figures taken while other work runs are not comparable`);
+  say(
+    `bench: load average ${loadavg()[0]!.toFixed(2)} on ${record.machine.cpus} cores; figures taken while other work runs are not comparable`,
+  );
 
   try {
     const redisBin = await ensureTool(redisServer, say);
@@ -174,7 +179,12 @@ async function main(): Promise<void> {
     if (opts.warmup > 0) {
       for (const v of VARIANTS) {
         say(`bench: warm-up, ${v.label}, ${opts.warmup} s`);
-        await runTraffic({ url: fleets.get(v.id)!.url, sessions: sessions.get(v.id)!, connections: opts.connections, seconds: opts.warmup });
+        await runTraffic({
+          url: fleets.get(v.id)!.url,
+          sessions: sessions.get(v.id)!,
+          connections: opts.connections,
+          seconds: opts.warmup,
+        });
       }
     }
 
@@ -192,7 +202,10 @@ async function main(): Promise<void> {
       fleets,
       sessions,
       // As many clients as the project's pools may open.
-      pgbench: pgbenchPath && pgbenchUrl ? { binary: pgbenchPath, url: pgbenchUrl, clients: VARIANTS.find((v) => v.id === 'project')!.replicas * PG_POOL_MAX } : undefined,
+      pgbench:
+        pgbenchPath && pgbenchUrl
+          ? { binary: pgbenchPath, url: pgbenchUrl, clients: VARIANTS.find((v) => v.id === 'project')!.replicas * PG_POOL_MAX }
+          : undefined,
       connections: opts.connections,
       seconds: opts.duration,
       warmupSeconds: opts.runWarmup,

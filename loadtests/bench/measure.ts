@@ -34,7 +34,20 @@ export interface MeasureContext {
 /** A query that reads sessions by id: connect-pg-simple's `WHERE sid = $1`, this project's `WHERE sid = ANY($1)`. */
 const SESSION_READ = /^\s*SELECT\b[\s\S]*\bFROM\s+"session"\s+WHERE\s+sid\s*=/i;
 
-type Load = Pick<RunRecord, 'seconds' | 'requests' | 'requestsPerSecond' | 'latencyMs' | 'readP99' | 'writeP99' | 'errors' | 'reads' | 'writes' | 'writesSkipped' | 'statuses'>;
+type Load = Pick<
+  RunRecord,
+  | 'seconds'
+  | 'requests'
+  | 'requestsPerSecond'
+  | 'latencyMs'
+  | 'readP99'
+  | 'writeP99'
+  | 'errors'
+  | 'reads'
+  | 'writes'
+  | 'writesSkipped'
+  | 'statuses'
+>;
 
 /** undefined when the run cannot happen here (pgbench missing). */
 export async function measureRun(ctx: MeasureContext, run: RunInfo, round: number): Promise<RunRecord | undefined> {
@@ -74,7 +87,13 @@ export async function measureRun(ctx: MeasureContext, run: RunInfo, round: numbe
     ctx.statementTotals.set(database, totals);
   }
   const used = (key: keyof typeof after.cpu) => roundTo(after.cpu[key] - before.cpu[key], 3);
-  const cpu: CpuSeconds = { replicas: used('replicas'), postgres: used('postgres'), redis: used('redis'), nginx: used('nginx'), loadGenerator: used('loadGenerator') };
+  const cpu: CpuSeconds = {
+    replicas: used('replicas'),
+    postgres: used('postgres'),
+    redis: used('redis'),
+    nginx: used('nginx'),
+    loadGenerator: used('loadGenerator'),
+  };
   const others = Math.max(0, used('machine') - used('bench'));
   return {
     round,
@@ -92,7 +111,19 @@ export async function measureRun(ctx: MeasureContext, run: RunInfo, round: numbe
 async function pgbenchLoad(ctx: MeasureContext): Promise<Load> {
   const { binary, url, clients } = ctx.pgbench!;
   const pg = await runPgbench(binary, url, { clients, seconds: ctx.seconds });
-  return { seconds: pg.seconds, requests: pg.transactions, requestsPerSecond: pg.tps, latencyMs: pg.latencyMs, readP99: pg.latencyMs.p99, writeP99: 0, errors: 0, reads: pg.transactions, writes: 0, writesSkipped: 0, statuses: {} };
+  return {
+    seconds: pg.seconds,
+    requests: pg.transactions,
+    requestsPerSecond: pg.tps,
+    latencyMs: pg.latencyMs,
+    readP99: pg.latencyMs.p99,
+    writeP99: 0,
+    errors: 0,
+    reads: pg.transactions,
+    writes: 0,
+    writesSkipped: 0,
+    statuses: {},
+  };
 }
 
 function addStatement(into: Map<string, StatementCount>, s: StatementCount): void {

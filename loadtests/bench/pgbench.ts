@@ -45,8 +45,24 @@ export async function runPgbench(binary: string, url: string, opts: { clients: n
   try {
     const output = await run(
       binary,
-      ['-S', '-n', '-M', 'extended', '-c', String(opts.clients), '-j', '2', '-T', String(opts.seconds),
-        '-l', '--sampling-rate', '0.1', '--log-prefix', join(logDir, 'log'), ...args],
+      [
+        '-S',
+        '-n',
+        '-M',
+        'extended',
+        '-c',
+        String(opts.clients),
+        '-j',
+        '2',
+        '-T',
+        String(opts.seconds),
+        '-l',
+        '--sampling-rate',
+        '0.1',
+        '--log-prefix',
+        join(logDir, 'log'),
+        ...args,
+      ],
       env,
       (opts.seconds + 60) * 1000,
     );

@@ -22,9 +22,13 @@ const START_TIMEOUT_MS = 10_000;
 
 export async function startRedis(binary: string, log: (line: string) => void): Promise<RedisHandle> {
   const port = await freePort();
-  const child = spawn(binary, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', tmpdir(), '--loglevel', 'warning'], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
+  const child = spawn(
+    binary,
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', tmpdir(), '--loglevel', 'warning'],
+    {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    },
+  );
   child.stderr!.on('data', (chunk: Buffer) => log(`redis: ${chunk.toString().trim()}`));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const url = `redis://127.0.0.1:${port}`;
@@ -88,7 +92,8 @@ export async function redisSessionBytes(url: string, copies: number): Promise<Re
     const before = await usedMemory(client);
     for (let i = 0; i < copies; i += 1_000) {
       const batch = client.multi();
-      for (let j = i; j < Math.min(copies, i + 1_000); j++) batch.set(`sess:${j.toString(36).padStart(32, '0')}`, median.value, { expiration: { type: 'EX', value: ttl } });
+      for (let j = i; j < Math.min(copies, i + 1_000); j++)
+        batch.set(`sess:${j.toString(36).padStart(32, '0')}`, median.value, { expiration: { type: 'EX', value: ttl } });
       await batch.execAsPipeline();
     }
     const after = await usedMemory(client);

@@ -121,7 +121,11 @@ export interface BenchSummary {
   targets: Target[];
 }
 
-const median = (values: number[]) => percentile([...values].sort((a, b) => a - b), 50);
+const median = (values: number[]) =>
+  percentile(
+    [...values].sort((a, b) => a - b),
+    50,
+  );
 const ratio = (a: number, b: number | undefined) => (b ? round(a / b, 2) : undefined);
 const perThousand = (cpu: number, requests: number) => (requests ? (cpu / requests) * 1000 : 0);
 
@@ -152,9 +156,28 @@ export function summarise(record: BenchRecord): BenchSummary {
       statementsPerRequest: round(median(rows.map((r) => (r.requests ? r.pgStatements / r.requests : 0))), 3),
       sessionReadsPerRequest: round(median(rows.map((r) => (r.requests ? r.sessionReads / r.requests : 0))), 3),
       redisCommandsPerRequest: round(median(rows.map((r) => (r.requests ? r.redisCommands / r.requests : 0))), 3),
-      rowWritesPerRequest: rowWrites === undefined ? undefined : round(rowWrites / Math.max(1, dbTotal((r) => r.requests)), 4),
+      rowWritesPerRequest:
+        rowWrites === undefined
+          ? undefined
+          : round(
+              rowWrites /
+                Math.max(
+                  1,
+                  dbTotal((r) => r.requests),
+                ),
+              4,
+            ),
       rowWritesPerRead:
-        rowWrites === undefined ? undefined : round(rowWrites / Math.max(1, dbTotal((r) => r.reads)), 4),
+        rowWrites === undefined
+          ? undefined
+          : round(
+              rowWrites /
+                Math.max(
+                  1,
+                  dbTotal((r) => r.reads),
+                ),
+              4,
+            ),
       cpuPer1000: {
         replicas: cpu((c) => c.replicas),
         postgres: cpu((c) => c.postgres),
@@ -169,7 +192,8 @@ export function summarise(record: BenchRecord): BenchSummary {
   const memory = find('memory');
   const servingOf = (id: RunId) => ROUND.find((info) => info.id === id)?.serving;
   // connect-redis on as many replicas, at the bench's concurrency (the lone-client runs have no such peer).
-  const redisPeer = (id: RunId) => (id.endsWith('-lone') ? undefined : [find('redis'), find('redis-1')].find((r) => r && servingOf(r.run) === servingOf(id)));
+  const redisPeer = (id: RunId) =>
+    id.endsWith('-lone') ? undefined : [find('redis'), find('redis-1')].find((r) => r && servingOf(r.run) === servingOf(id));
   for (const r of runs) {
     r.vsMemory = ratio(r.requestsPerSecond, memory?.requestsPerSecond);
     r.vsRedis = ratio(r.requestsPerSecond, redisPeer(r.run)?.requestsPerSecond);
@@ -185,7 +209,9 @@ export function summarise(record: BenchRecord): BenchSummary {
 /** Issue 12's targets, each from runs of the same bench: equal replicas, medians of interleaved rounds. */
 function targets(find: (id: RunId) => RunSummary | undefined): Target[] {
   const out: Target[] = [];
-  const [memory, one, redisOne, three, redisThree, lone] = (['memory', 'project-1', 'redis-1', 'project', 'redis', 'project-lone'] as const).map(find);
+  const [memory, one, redisOne, three, redisThree, lone] = (
+    ['memory', 'project-1', 'redis-1', 'project', 'redis', 'project-lone'] as const
+  ).map(find);
   const throughput = (name: string, ours: RunSummary | undefined, other: RunSummary | undefined, min: number) => {
     if (!ours || !other) return;
     const vs = ratio(ours.requestsPerSecond, other.requestsPerSecond) ?? 0;
@@ -194,17 +220,39 @@ function targets(find: (id: RunId) => RunSummary | undefined): Target[] {
   throughput("1 replica each: throughput vs MemoryStore's", one, memory, 0.85);
   if (one && memory) {
     const vs = ratio(one.p99, memory.p99) ?? Infinity;
-    out.push({ name: "1 replica each: p99 latency vs MemoryStore's", goal: '≤ 1.5×', value: `${vs}× (${one.p99} vs ${memory.p99} ms)`, met: vs <= 1.5 });
+    out.push({
+      name: "1 replica each: p99 latency vs MemoryStore's",
+      goal: '≤ 1.5×',
+      value: `${vs}× (${one.p99} vs ${memory.p99} ms)`,
+      met: vs <= 1.5,
+    });
   }
   throughput("1 replica each: throughput vs connect-redis's", one, redisOne, 1);
   throughput("3 replicas each: throughput vs connect-redis's", three, redisThree, 1);
   if (three?.rowWritesPerRead !== undefined) {
-    out.push({ name: 'Session row writes per read-only request', goal: '0', value: String(three.rowWritesPerRead), met: three.rowWritesPerRead === 0 });
+    out.push({
+      name: 'Session row writes per read-only request',
+      goal: '0',
+      value: String(three.rowWritesPerRead),
+      met: three.rowWritesPerRead === 0,
+    });
   }
   // A read-only request's only statement is its share of a session read (its touch is not written: the row above).
   for (const r of [one, three]) {
-    if (r) out.push({ name: `Session-read statements per request, ${r.label}`, goal: '< 0.5', value: String(r.sessionReadsPerRequest), met: r.sessionReadsPerRequest < 0.5 });
+    if (r)
+      out.push({
+        name: `Session-read statements per request, ${r.label}`,
+        goal: '< 0.5',
+        value: String(r.sessionReadsPerRequest),
+        met: r.sessionReadsPerRequest < 0.5,
+      });
   }
-  if (lone) out.push({ name: 'Session-read statements per request, a lone client', goal: '= 1', value: String(lone.sessionReadsPerRequest), met: lone.sessionReadsPerRequest === 1 });
+  if (lone)
+    out.push({
+      name: 'Session-read statements per request, a lone client',
+      goal: '= 1',
+      value: String(lone.sessionReadsPerRequest),
+      met: lone.sessionReadsPerRequest === 1,
+    });
   return out;
 }

@@ -77,7 +77,12 @@ function connectionRequests(sessions: VirtualUser[], counts: Counts, answered: A
   return [...Array.from({ length: READS_PER_WRITE }, () => ({ ...read })), write];
 }
 
-export async function runTraffic(opts: { url: string; sessions: VirtualUser[]; connections: number; seconds: number }): Promise<TrafficResult> {
+export async function runTraffic(opts: {
+  url: string;
+  sessions: VirtualUser[];
+  connections: number;
+  seconds: number;
+}): Promise<TrafficResult> {
   const { url, sessions, connections, seconds } = opts;
   if (sessions.length < connections) throw new Error(`${sessions.length} sessions cannot serve ${connections} connections`);
   const counts: Counts = { reads: 0, writes: 0, writesSkipped: 0 };
@@ -113,7 +118,9 @@ export async function runTraffic(opts: { url: string; sessions: VirtualUser[]; c
   const sorted = [...reads, ...writes].sort(byValue);
   reads.sort(byValue);
   writes.sort(byValue);
-  const statuses = Object.fromEntries(Object.entries(result.statusCodeStats ?? {}).map(([code, v]) => [code, (v as { count: number }).count]));
+  const statuses = Object.fromEntries(
+    Object.entries(result.statusCodeStats ?? {}).map(([code, v]) => [code, (v as { count: number }).count]),
+  );
   return {
     seconds: round(elapsed, 2),
     requests: sorted.length,

@@ -30,7 +30,8 @@ export const VARIANTS: Variant[] = [
   {
     id: 'pg-defaults',
     label: 'connect-pg-simple defaults',
-    detail: 'connect-pg-simple 10 as it comes: one SELECT per request, an UPDATE on every touch, each replica prunes on its own timer; 3 replicas',
+    detail:
+      'connect-pg-simple 10 as it comes: one SELECT per request, an UPDATE on every touch, each replica prunes on its own timer; 3 replicas',
     replicas: 3,
     benchStore: 'pg-defaults',
     database: 'bench_pg_defaults',
@@ -46,12 +47,18 @@ export const VARIANTS: Variant[] = [
   {
     id: 'redis',
     label: 'connect-redis',
-    detail: "connect-redis 10 + redis 6 on Debian's redis-server: one GET per request, EXPIRE on every touch (its answer arrives later: two writes per response); 3 replicas",
+    detail:
+      "connect-redis 10 + redis 6 on Debian's redis-server: one GET per request, EXPIRE on every touch (its answer arrives later: two writes per response); 3 replicas",
     replicas: 3,
     benchStore: 'redis',
     database: 'bench_redis',
   },
-  { id: 'nginx', label: 'nginx + trivial Node', detail: 'ceiling: the same nginx in front of 3 node:http servers answering a fixed JSON', replicas: 3 },
+  {
+    id: 'nginx',
+    label: 'nginx + trivial Node',
+    detail: 'ceiling: the same nginx in front of 3 node:http servers answering a fixed JSON',
+    replicas: 3,
+  },
 ];
 
 export const PGBENCH_DATABASE = 'bench_pgbench';
@@ -101,7 +108,10 @@ export function replicaArgs(v: Variant, profileDir?: string): string[] {
   return [...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []), '--import', 'tsx', entry];
 }
 
-export function replicaEnv(v: Variant, opts: { databaseUrl?: string; redisUrl: string; secret: string; extra?: NodeJS.ProcessEnv }): NodeJS.ProcessEnv {
+export function replicaEnv(
+  v: Variant,
+  opts: { databaseUrl?: string; redisUrl: string; secret: string; extra?: NodeJS.ProcessEnv },
+): NodeJS.ProcessEnv {
   return toolReplicaEnv(opts.databaseUrl, {
     SESSION_SECRET: opts.secret,
     // As the load tests: the app's default (16384) would make logging in the sessions the slowest part of the bench.

@@ -4,7 +4,9 @@ import { othersLine, renderBenchHtml } from './html.js';
 import type { BenchRecord, BenchSummary } from './summary.js';
 
 function textSummary(record: BenchRecord, summary: BenchSummary): string {
-  const lines = ['run                              req/s   ×Mem  ×redis  p50 ms  p99 ms  errors  stmts/req  reads/req  row writes/read  CPU s/1k req'];
+  const lines = [
+    'run                              req/s   ×Mem  ×redis  p50 ms  p99 ms  errors  stmts/req  reads/req  row writes/read  CPU s/1k req',
+  ];
   const f = (n: number | undefined, w: number, d = 2) => (n === undefined ? '–' : n.toFixed(d)).padStart(w);
   for (const r of summary.runs) {
     lines.push(
@@ -17,7 +19,12 @@ function textSummary(record: BenchRecord, summary: BenchSummary): string {
   return lines.join('\n');
 }
 
-export function writeBenchReport(record: BenchRecord, summary: BenchSummary, dir: string, name: string): { json: string; html: string; text: string } {
+export function writeBenchReport(
+  record: BenchRecord,
+  summary: BenchSummary,
+  dir: string,
+  name: string,
+): { json: string; html: string; text: string } {
   const { json, html } = writeJsonAndHtml(dir, name, { ...record, summary }, () => renderBenchHtml(record, summary));
   return { json, html, text: textSummary(record, summary) };
 }

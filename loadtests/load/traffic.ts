@@ -96,7 +96,10 @@ export function userTraffic(user: VirtualUser, rec: Recorder): { requests: Reque
         if (user.cartFull || user.signUp) {
           const { username, via } = user.nextSignUp();
           const body = JSON.stringify({ username, password: PASSWORD });
-          return send({ kind: 'sign-up' }, { ...req, path: `/api/${via}`, headers: { cookie: user.cookie, 'content-type': 'application/json' }, body });
+          return send(
+            { kind: 'sign-up' },
+            { ...req, path: `/api/${via}`, headers: { cookie: user.cookie, 'content-type': 'application/json' }, body },
+          );
         }
         const item = user.nextItem();
         return send({ kind: 'write', item }, { ...req, headers, body: JSON.stringify({ item }) });

@@ -68,7 +68,10 @@ ${figures}${charts}${s.tables.map(tableHtml).join('')}${notes}
 export function renderHtml(report: Report): string {
   const m = report.machine;
   const summary = report.scenarios
-    .map((s) => `<tr><td><a href="#${h(s.name)}">${h(s.name)}</a></td><td><span class="badge ${s.status}">${s.status}</span></td><td>${h(s.headline)}</td></tr>`)
+    .map(
+      (s) =>
+        `<tr><td><a href="#${h(s.name)}">${h(s.name)}</a></td><td><span class="badge ${s.status}">${s.status}</span></td><td>${h(s.headline)}</td></tr>`,
+    )
     .join('');
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">

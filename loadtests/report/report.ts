@@ -27,7 +27,8 @@ export interface Report {
 export const loadAverage = () => Number(loadavg()[0]!.toFixed(2));
 
 /** How this run was started, e.g. `npm run bench -- --rounds 1`. */
-export const commandLine = (script: string) => [`npm run ${script}`, ...(process.argv.length > 2 ? ['--', ...process.argv.slice(2)] : [])].join(' ');
+export const commandLine = (script: string) =>
+  [`npm run ${script}`, ...(process.argv.length > 2 ? ['--', ...process.argv.slice(2)] : [])].join(' ');
 
 export function machine(): Machine {
   return {

@@ -29,8 +29,7 @@ function mergeClose(markers: Array<{ x: number; label: string }>, gap: number) {
     const last = merged.at(-1);
     if (last && m.x - last.x < gap) {
       if (!last.label.split(' · ').includes(m.label)) last.label += ` · ${m.label}`;
-    }
-    else merged.push({ ...m });
+    } else merged.push({ ...m });
   }
   return merged;
 }
@@ -53,7 +52,9 @@ export function renderChart(chart: Chart): string {
   }
   for (const t of xTicks) parts.push(`<text x="${px(t)}" y="${H - M.bottom + 16}" text-anchor="middle">${label(t)}</text>`);
   parts.push(`<text x="${M.left + PLOT_W / 2}" y="${H - 6}" text-anchor="middle" class="axis">${escapeHtml(chart.x)}</text>`);
-  parts.push(`<text x="14" y="${M.top + PLOT_H / 2}" text-anchor="middle" class="axis" transform="rotate(-90 14 ${M.top + PLOT_H / 2})">${escapeHtml(chart.y)}</text>`);
+  parts.push(
+    `<text x="14" y="${M.top + PLOT_H / 2}" text-anchor="middle" class="axis" transform="rotate(-90 14 ${M.top + PLOT_H / 2})">${escapeHtml(chart.y)}</text>`,
+  );
 
   // Bars are one x unit wide (a second), lines are drawn over them.
   const barWidth = Math.max(1, (PLOT_W / (x1 - x0)) * 0.8);
@@ -62,9 +63,14 @@ export function renderChart(chart: Chart): string {
       if (y <= 0) continue;
       const h = Math.max(3, py(0) - py(y)); // a single failure stays visible
       const left = px(x) + 0.1 * barWidth;
-      parts.push(`<rect x="${left.toFixed(1)}" y="${(py(0) - h).toFixed(1)}" width="${barWidth.toFixed(1)}" height="${h.toFixed(1)}" fill="${s.color ?? '#718096'}"><title>${escapeHtml(s.name)} at ${x}: ${y}</title></rect>`);
+      parts.push(
+        `<rect x="${left.toFixed(1)}" y="${(py(0) - h).toFixed(1)}" width="${barWidth.toFixed(1)}" height="${h.toFixed(1)}" fill="${s.color ?? '#718096'}"><title>${escapeHtml(s.name)} at ${x}: ${y}</title></rect>`,
+      );
       // Counts that matter at a glance (failures) are written above their bars.
-      if (s.labelled) parts.push(`<text x="${(left + barWidth / 2).toFixed(1)}" y="${(py(0) - h - 3).toFixed(1)}" text-anchor="middle" class="bar-label" fill="${s.color}">${label(y)}</text>`);
+      if (s.labelled)
+        parts.push(
+          `<text x="${(left + barWidth / 2).toFixed(1)}" y="${(py(0) - h - 3).toFixed(1)}" text-anchor="middle" class="bar-label" fill="${s.color}">${label(y)}</text>`,
+        );
     }
   }
   for (const s of chart.series.filter((s) => !s.bars)) {

@@ -22,7 +22,9 @@ async function writeItems(url: string, users: VirtualUser[]): Promise<void> {
 async function cartsIntact(url: string, users: VirtualUser[]): Promise<number> {
   let intact = 0;
   for (const user of users) {
-    const res = await fetch(new URL('/api/cart', url), { headers: { cookie: user.cookie }, signal: AbortSignal.timeout(30_000) }).catch(() => undefined);
+    const res = await fetch(new URL('/api/cart', url), { headers: { cookie: user.cookie }, signal: AbortSignal.timeout(30_000) }).catch(
+      () => undefined,
+    );
     const body = res?.status === 200 ? ((await res.json()) as { cart?: unknown }) : undefined;
     if (body && user.cartMatches(body.cart)) intact++;
   }

@@ -27,6 +27,15 @@ export async function runScenario(scenario: Scenario, ctx: ScenarioContext): Pro
     return { ...about, ...result, seconds: (Date.now() - started) / 1000 };
   } catch (err) {
     const message = (err as Error).message;
-    return { ...about, status: 'failed', headline: `error: ${message}`, figures: [], tables: [], charts: [], notes: [], seconds: (Date.now() - started) / 1000 };
+    return {
+      ...about,
+      status: 'failed',
+      headline: `error: ${message}`,
+      figures: [],
+      tables: [],
+      charts: [],
+      notes: [],
+      seconds: (Date.now() - started) / 1000,
+    };
   }
 }

@@ -31,7 +31,15 @@ async function sessionTable(databaseUrl: string): Promise<{ rows: number; mb: nu
 function seriesTable(runs: SeriesAnalysis[]): Table {
   return {
     title: 'Memory per replica: settled (idle) before and after the sessions were created',
-    columns: ['replica', 'sessions created', 'heap before → after (MB)', 'RSS before → after (MB)', 'heap MB per 100k sessions', 'RSS MB per 100k sessions', 'heap slope under load (MB/min)'],
+    columns: [
+      'replica',
+      'sessions created',
+      'heap before → after (MB)',
+      'RSS before → after (MB)',
+      'heap MB per 100k sessions',
+      'RSS MB per 100k sessions',
+      'heap slope under load (MB/min)',
+    ],
     rows: runs.map((s) => [
       s.name,
       s.sessions,
@@ -63,7 +71,10 @@ function memoryCharts(runs: SeriesAnalysis[]): Chart[] {
     series: runs.map((s, i) => ({ name: s.name, color: colour(s, i), points: s.points.map((p) => [p.t, pick(p)] as [number, number]) })),
     markers,
   });
-  return [chart('V8 heap in use while sessions are created', (p) => p.heapMB), chart('Resident memory (RSS) while sessions are created', (p) => p.rssMB)];
+  return [
+    chart('V8 heap in use while sessions are created', (p) => p.heapMB),
+    chart('Resident memory (RSS) while sessions are created', (p) => p.rssMB),
+  ];
 }
 
 export const memory: Scenario = {
@@ -112,7 +123,9 @@ export const memory: Scenario = {
         await single.stop();
       }
     } else {
-      notes.push('The comparison with SESSION_STORE=memory needs replicas started with another configuration: it runs only on the local cluster.');
+      notes.push(
+        'The comparison with SESSION_STORE=memory needs replicas started with another configuration: it runs only on the local cluster.',
+      );
       log('memory: comparison with the memory store skipped (--url)');
     }
 
@@ -123,7 +136,11 @@ export const memory: Scenario = {
     const figures: Figure[] = [pg, ...(mem ? [mem] : [])].flatMap((s) => {
       const store = s.store === 'postgres' ? 'Postgres store (worst replica)' : 'memory store';
       return [
-        { label: `${store}: heap kept`, value: round(s.heapAfterMB - s.heapBeforeMB), unit: `MB after ${s.sessions.toLocaleString('en-US')} sessions` },
+        {
+          label: `${store}: heap kept`,
+          value: round(s.heapAfterMB - s.heapBeforeMB),
+          unit: `MB after ${s.sessions.toLocaleString('en-US')} sessions`,
+        },
         { label: `${store}: heap per 100k sessions`, value: s.heapPer100kMB, unit: 'MB' },
         { label: `${store}: heap slope after warm-up`, value: s.heapPerMinuteMB, unit: 'MB/min' },
         { label: `${store}: RSS per 100k sessions`, value: s.rssPer100kMB, unit: 'MB' },
@@ -132,7 +149,10 @@ export const memory: Scenario = {
     const describe = (s: SeriesAnalysis) =>
       `+${round(s.heapAfterMB - s.heapBeforeMB)} MB heap after ${s.sessions.toLocaleString('en-US')} sessions (${s.heapPer100kMB} MB per 100k, slope ${s.heapPerMinuteMB} MB/min)`;
     const tables: Table[] = [seriesTable(series)];
-    const failures = { ...postgres.failures, ...Object.fromEntries(Object.entries(compared?.failures ?? {}).map(([k, v]) => [`memory store: ${k}`, v])) };
+    const failures = {
+      ...postgres.failures,
+      ...Object.fromEntries(Object.entries(compared?.failures ?? {}).map(([k, v]) => [`memory store: ${k}`, v])),
+    };
     if (Object.keys(failures).length) tables.push({ title: 'Failed logins', columns: ['kind', 'count'], rows: Object.entries(failures) });
 
     notes.push(
@@ -145,14 +165,25 @@ export const memory: Scenario = {
       'A warmed-up process still grows by about a megabyte over its first minutes whatever it serves (compiled code, caches): over a short run, that megabyte divided by few sessions makes a large per-100k figure. What tells the stores apart is whether the heap keeps rising with the sessions (the plot, the slope); long runs (--memory-seconds) make the per-100k figures converge.',
       `Each store: a warm-up load (${warm.seconds} s or ${warm.sessions} sessions, not counted: a fresh process grows for a while whatever it does), a short idle, the measured load, a short idle. MB per 100k sessions: the settled heap (or RSS) after the measured load minus before it, divided by the sessions the replica created in it, times 100,000. Slope after warm-up: a least-squares line through the heap samples of the measured load.`,
     );
-    if (local) notes.push(`Replicas ran with PASSWORD_SCRYPT_COST=${LOAD_TEST_SCRYPT_COST} (the app's default is 16384) so that logins are cheap; the memory-store replica ran with NODE_ENV=development, the only mode that accepts it.`);
-    if (table) notes.push(`PostgreSQL held ${table.rows} sessions in ${table.mb.toFixed(1)} MB (table and indexes) at the end of the Postgres store's run.`);
+    if (local)
+      notes.push(
+        `Replicas ran with PASSWORD_SCRYPT_COST=${LOAD_TEST_SCRYPT_COST} (the app's default is 16384) so that logins are cheap; the memory-store replica ran with NODE_ENV=development, the only mode that accepts it.`,
+      );
+    if (table)
+      notes.push(
+        `PostgreSQL held ${table.rows} sessions in ${table.mb.toFixed(1)} MB (table and indexes) at the end of the Postgres store's run.`,
+      );
     const limited = postgres.sessions < options.sessions || (compared && compared.sessions < options.sessions);
-    if (limited) notes.push(`Not every store reached ${options.sessions} sessions within --memory-seconds ${options.memorySeconds}: the per-100k figures scale what the sessions that were created left behind.`);
+    if (limited)
+      notes.push(
+        `Not every store reached ${options.sessions} sessions within --memory-seconds ${options.memorySeconds}: the per-100k figures scale what the sessions that were created left behind.`,
+      );
 
     return {
       status: 'measured',
-      headline: `Postgres store, worst of ${postgres.series.length} replicas: ${describe(pg)}; ` + (mem ? `memory store: ${describe(mem)}` : 'memory store not compared (--url)'),
+      headline:
+        `Postgres store, worst of ${postgres.series.length} replicas: ${describe(pg)}; ` +
+        (mem ? `memory store: ${describe(mem)}` : 'memory store not compared (--url)'),
       figures,
       tables,
       charts: memoryCharts(series),

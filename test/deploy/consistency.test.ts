@@ -8,7 +8,17 @@ import { parse } from 'yaml';
 import { knownEnvVars, loadConfig, type Config } from '../../app/config.js';
 import { NAMESPACE } from '../../infra/render-k8s-nginx.js';
 import { generatedSecret } from '../../infra/replica-env.js';
-import { interpolate, interpolatedNames, loadCompose, loadManifests, manifest, parseEnvFile, readText, type Doc, type Manifest } from './files.js';
+import {
+  interpolate,
+  interpolatedNames,
+  loadCompose,
+  loadManifests,
+  manifest,
+  parseEnvFile,
+  readText,
+  type Doc,
+  type Manifest,
+} from './files.js';
 import { documentedSecrets, kustomize } from './kubectl.js';
 
 const APP_IMAGE = 'express-pg-sessions';
@@ -31,7 +41,10 @@ function k8sEnv(container: Doc, manifests: Manifest[]): NodeJS.ProcessEnv {
   const data = (kind: string, name: string) => {
     const doc = manifest(manifests, kind, name);
     // A Secret's data is base64, which the kubelet decodes.
-    const decoded = kind === 'Secret' ? Object.fromEntries(Object.entries(doc.data ?? {}).map(([k, v]) => [k, Buffer.from(v as string, 'base64').toString()])) : doc.data;
+    const decoded =
+      kind === 'Secret'
+        ? Object.fromEntries(Object.entries(doc.data ?? {}).map(([k, v]) => [k, Buffer.from(v as string, 'base64').toString()]))
+        : doc.data;
     return { ...decoded, ...doc.stringData } as Record<string, string>;
   };
   const env: NodeJS.ProcessEnv = {};
@@ -70,12 +83,19 @@ test('When compose, .env.example and Kubernetes set environment variables for th
   assert.deepEqual(unknown(Object.keys(composeEnv('migrate'))), [], 'compose migrate');
   assert.equal(appImageContainers.length, 2, 'the app Deployment and the migrate Job');
   for (const container of appImageContainers) {
-    for (const manifests of [trialManifests, productionManifests]) assert.deepEqual(unknown(Object.keys(k8sEnv(container, manifests))), [], container.name);
+    for (const manifests of [trialManifests, productionManifests])
+      assert.deepEqual(unknown(Object.keys(k8sEnv(container, manifests))), [], container.name);
   }
   // .env.example holds the app's settings and the ${...} values of docker-compose.yml, nothing else, and all of them.
   const interpolated = interpolatedNames(composeText);
-  assert.deepEqual([...envExample.keys()].filter((name) => !known.has(name) && !interpolated.has(name)), []);
-  assert.deepEqual([...interpolated].filter((name) => !envExample.has(name)), []);
+  assert.deepEqual(
+    [...envExample.keys()].filter((name) => !known.has(name) && !interpolated.has(name)),
+    [],
+  );
+  assert.deepEqual(
+    [...interpolated].filter((name) => !envExample.has(name)),
+    [],
+  );
 });
 
 test("When the app's own config loader reads what compose and Kubernetes give the replicas and the migration, it accepts it", () => {
@@ -155,7 +175,11 @@ test('When image names are compared, compose and Kubernetes run the same app, Po
   assert.equal(composeImage('app'), `${APP_IMAGE}:${version}`);
   assert.equal(composeImage('migrate'), composeImage('app'));
   assert.deepEqual(podImages('Job', 'migrate'), [composeImage('app')]);
-  assert.deepEqual(podImages('Deployment', 'app'), [composeImage('postgres'), composeImage('app')], 'wait-for-schema uses psql from the Postgres image');
+  assert.deepEqual(
+    podImages('Deployment', 'app'),
+    [composeImage('postgres'), composeImage('app')],
+    'wait-for-schema uses psql from the Postgres image',
+  );
   assert.deepEqual(podImages('StatefulSet', 'postgres'), [composeImage('postgres')]);
   assert.deepEqual(podImages('Deployment', 'nginx'), [composeImage('nginx')]);
 });
@@ -170,7 +194,10 @@ test('When a replica is stopped, Kubernetes and compose wait longer than its pre
   const preStopMs = appContainer.lifecycle.preStop.sleep.seconds * 1000;
   const k8sConfig = loadConfig(k8sEnv(appContainer, trialManifests));
   assert.ok(k8sConfig.shutdown.drainMs > 0, 'a drain: readiness fails while the replica still serves');
-  assert.ok(podSpec.terminationGracePeriodSeconds * 1000 > preStopMs + shutdownMs(k8sConfig), `terminationGracePeriodSeconds ${podSpec.terminationGracePeriodSeconds}`);
+  assert.ok(
+    podSpec.terminationGracePeriodSeconds * 1000 > preStopMs + shutdownMs(k8sConfig),
+    `terminationGracePeriodSeconds ${podSpec.terminationGracePeriodSeconds}`,
+  );
 
   // Compose has no preStop: nginx forgets a stopped replica within its resolver's valid=5s, covered by the drain.
   const composeConfig = loadConfig(composeEnv('app'));

@@ -48,7 +48,8 @@ function pgEnv(url: string): NodeJS.ProcessEnv {
 
 test('When the project is built from the Docker build context with npm run build, dist/ holds the entry points, the page and every SQL and JavaScript migration', async () => {
   const files = new Set(await readdir(dist, { recursive: true }));
-  for (const file of ['app/server.js', 'infra/migrate.js', 'infra/sessions-cli.js', 'app/public/index.html']) assert.ok(files.has(file), `dist/${file}`);
+  for (const file of ['app/server.js', 'infra/migrate.js', 'infra/sessions-cli.js', 'app/public/index.html'])
+    assert.ok(files.has(file), `dist/${file}`);
   const migrations = (await readdir(join(root, 'infra/migrations'))).filter((f) => /\.(sql|js)$/.test(f));
   assert.ok(migrations.length > 0);
   assert.deepEqual((await readdir(join(dist, 'infra/migrations'))).sort(), migrations.sort());
@@ -62,7 +63,7 @@ test('When the compiled migration runs with plain node on an empty database, it 
   assert.equal(second.stdout.trim(), 'migrate: database is up to date');
 });
 
-test('When the compiled sessions command runs with plain node, the PG* variables and NODE_ENV=production (as docker compose run and kubectl exec run it), it lists and revokes a user\'s sessions', async () => {
+test("When the compiled sessions command runs with plain node, the PG* variables and NODE_ENV=production (as docker compose run and kubectl exec run it), it lists and revokes a user's sessions", async () => {
   const url = await migratedDatabase();
   const db = new pg.Client({ connectionString: url });
   await db.connect();
@@ -85,7 +86,14 @@ test('When the compiled sessions command runs with plain node, the PG* variables
 
 test('When the compiled server runs with plain node in production mode, it serves the page, its assets and every probe path, and exits 0 on SIGTERM', async (t) => {
   const logFile = join(workDir, 'server.log');
-  const env = { PATH: process.env.PATH, NODE_ENV: 'production', SESSION_SECRET: TEST_SECRET, LOG_LEVEL: 'warn', SHUTDOWN_DRAIN_MS: '0', ...pgEnv(await migratedDatabase()) };
+  const env = {
+    PATH: process.env.PATH,
+    NODE_ENV: 'production',
+    SESSION_SECRET: TEST_SECRET,
+    LOG_LEVEL: 'warn',
+    SHUTDOWN_DRAIN_MS: '0',
+    ...pgEnv(await migratedDatabase()),
+  };
   const server = startReplica({ port: await freePort(), env, logFile, args: [join(dist, 'app/server.js')] });
   t.after(() => server.stop('SIGKILL'));
   await waitForReady(server).catch(async (err: Error) => assert.fail(`${err.message}\n${await readFile(logFile, 'utf8')}`));
@@ -125,5 +133,8 @@ test('When the compiled code imports a package, it is a production dependency (t
     }
   }
   assert.ok(imported.has('pg') && imported.has('express'), [...imported].join(', '));
-  assert.deepEqual([...imported].filter((name) => !(name in dependencies)), []);
+  assert.deepEqual(
+    [...imported].filter((name) => !(name in dependencies)),
+    [],
+  );
 });

@@ -20,10 +20,14 @@ const one = (list: Instruction[], keyword: string) => {
   assert.equal(found.length, 1, `one ${keyword}`);
   return found[0]!;
 };
-const json = (instruction: Instruction) => (instruction as unknown as { getJSONStrings(): { getJSONValue(): string }[] }).getJSONStrings().map((s) => s.getJSONValue());
+const json = (instruction: Instruction) =>
+  (instruction as unknown as { getJSONStrings(): { getJSONValue(): string }[] }).getJSONStrings().map((s) => s.getJSONValue());
 
 test('When the Dockerfile is linted (dockerfile-utils, the checks of the VS Code Docker extension), it has no problem', () => {
-  assert.deepEqual(validate(text).map((d) => `line ${d.range.start.line + 1}: ${d.message}`), []);
+  assert.deepEqual(
+    validate(text).map((d) => `line ${d.range.start.line + 1}: ${d.message}`),
+    [],
+  );
 });
 
 test('When the image is built, every stage starts from one current Node LTS slim image and the last one ships compiled JavaScript with production dependencies', () => {
@@ -32,12 +36,18 @@ test('When the image is built, every stage starts from one current Node LTS slim
   const engines = (JSON.parse(readText('package.json')) as { engines: { node: string } }).engines.node;
   assert.ok(Number(nodeImage[1]) >= Number(/\d+/.exec(engines)![0]), `node ${nodeImage[1]} satisfies engines ${engines}`);
   // CI and the figures in the README run on .nvmrc's Node: it must be the one the image ships.
-  assert.equal(readText('.nvmrc').trim(), nodeImage[1], '.nvmrc names the image\'s Node major');
+  assert.equal(readText('.nvmrc').trim(), nodeImage[1], ".nvmrc names the image's Node major");
   assert.ok(dockerfile.getFROMs().length >= 2, 'multi-stage');
   for (const from of dockerfile.getFROMs()) assert.equal(from.getImage(), '${NODE_IMAGE}');
 
-  assert.ok(all(instructions, 'RUN').some((run) => /npm ci --omit=dev\b/.test(run.getArgumentsContent() ?? '')), 'npm ci --omit=dev');
-  assert.ok(all(instructions, 'RUN').some((run) => run.getArgumentsContent() === 'npm run build'), 'compiled with npm run build');
+  assert.ok(
+    all(instructions, 'RUN').some((run) => /npm ci --omit=dev\b/.test(run.getArgumentsContent() ?? '')),
+    'npm ci --omit=dev',
+  );
+  assert.ok(
+    all(instructions, 'RUN').some((run) => run.getArgumentsContent() === 'npm run build'),
+    'compiled with npm run build',
+  );
   // The last stage gets node_modules and dist/ from earlier stages: no TypeScript sources, no dev dependencies.
   const copies = all(finalStage, 'COPY').map((c) => c.getArgumentsContent());
   assert.deepEqual(copies, ['package.json ./', '/app/node_modules ./node_modules', '/app/dist ./dist']);
@@ -57,7 +67,11 @@ test('When the image checks its own health, it asks the liveness path on PORT wi
   const healthcheck = one(finalStage, 'HEALTHCHECK').getArgumentsContent() ?? '';
   assert.match(healthcheck, /^CMD \["node", "-e", /);
   const command = /CMD (\[.*\])$/.exec(healthcheck)![1]!;
-  assert.deepEqual(['CMD', ...(JSON.parse(command) as string[])], loadCompose().services.app.healthcheck.test, 'compose runs the same check');
+  assert.deepEqual(
+    ['CMD', ...(JSON.parse(command) as string[])],
+    loadCompose().services.app.healthcheck.test,
+    'compose runs the same check',
+  );
   const liveness = manifest(loadManifests('k8s'), 'Deployment', 'app').spec.template.spec.containers[0].livenessProbe.httpGet.path;
   assert.ok(command.includes(`'${liveness}'`), `HEALTHCHECK asks ${liveness}`);
   assert.equal(Number(one(finalStage, 'EXPOSE').getArgumentsContent()), loadConfig({}).port, 'EXPOSE is the default PORT');
@@ -71,6 +85,11 @@ test('When the build context is sent, .dockerignore lets through exactly what th
   assert.ok(readText('.dockerignore').split('\n').includes('*'), 'everything else is left out');
   const fromContext = all(instructions, 'COPY')
     .filter((copy) => !(copy as unknown as { getFromFlag(): unknown }).getFromFlag())
-    .flatMap((copy) => copy.getArguments().slice(0, -1).map((arg) => arg.getValue()));
+    .flatMap((copy) =>
+      copy
+        .getArguments()
+        .slice(0, -1)
+        .map((arg) => arg.getValue()),
+    );
   assert.deepEqual([...new Set(fromContext)].sort(), [...allowed].sort());
 });

@@ -12,7 +12,11 @@ const production = loadManifests('k8s-production').filter((m) => m.doc.kind !== 
 const gvk = (doc: Doc) => `${doc.apiVersion}/${doc.kind}`;
 const isCustom = (m: Manifest) => m.doc.apiVersion.endsWith('.cnpg.io/v1');
 const builtins = [...base, ...production].filter((m) => !isCustom(m));
-const checker = fieldChecker([...builtins.map((m) => builtinType(m.doc.apiVersion, m.doc.kind)), objectMetaType, ...Object.values(crdTypes)]);
+const checker = fieldChecker([
+  ...builtins.map((m) => builtinType(m.doc.apiVersion, m.doc.kind)),
+  objectMetaType,
+  ...Object.values(crdTypes),
+]);
 
 async function manifestErrors(doc: Doc): Promise<string[]> {
   return [...(await schemaErrors(doc)), ...checker.errors(doc, builtinType(doc.apiVersion, doc.kind))];
@@ -30,8 +34,14 @@ test('When a manifest has a misspelt field, a wrong type or a kind without a sch
   deployment.spec.template.spec.containers[0].securtyContext = {};
   deployment.spec.replicas = '3';
   const errors = await manifestErrors(deployment);
-  assert.ok(errors.some((e) => e.includes('containers[0].securtyContext: unknown field')), errors.join('\n'));
-  assert.ok(errors.some((e) => e.includes('/spec/replicas must be integer')), errors.join('\n'));
+  assert.ok(
+    errors.some((e) => e.includes('containers[0].securtyContext: unknown field')),
+    errors.join('\n'),
+  );
+  assert.ok(
+    errors.some((e) => e.includes('/spec/replicas must be integer')),
+    errors.join('\n'),
+  );
   assert.deepEqual(await schemaErrors({ apiVersion: 'apps/v1', kind: 'Deploymnet' }), ['no schema for apiVersion apps/v1 kind Deploymnet']);
 });
 
@@ -39,19 +49,33 @@ test('When the CloudNativePG Cluster is checked against the types generated from
   const cluster = manifest(production, 'Cluster', 'pg');
   assert.equal(gvk(cluster), 'postgresql.cnpg.io/v1/Cluster');
   assert.deepEqual(Object.keys(cluster).sort(), ['apiVersion', 'kind', 'metadata', 'spec']);
-  assert.deepEqual([...checker.errors(cluster.metadata, objectMetaType, 'metadata'), ...checker.errors(cluster.spec, crdTypes[gvk(cluster) as keyof typeof crdTypes], 'spec')], []);
+  assert.deepEqual(
+    [
+      ...checker.errors(cluster.metadata, objectMetaType, 'metadata'),
+      ...checker.errors(cluster.spec, crdTypes[gvk(cluster) as keyof typeof crdTypes], 'spec'),
+    ],
+    [],
+  );
   assert.equal(cluster.spec.instances, 3);
 
   // The same check catches a misspelt field and a value outside an enum.
   const broken = { ...cluster.spec, instancez: 3, primaryUpdateStrategy: 'whenever' };
   const errors = checker.errors(broken, crdTypes['postgresql.cnpg.io/v1/Cluster'], 'spec');
-  assert.ok(errors.some((e) => e.startsWith('spec.instancez: unknown field')), errors.join('\n'));
-  assert.ok(errors.some((e) => e.startsWith('spec.primaryUpdateStrategy: "whenever"')), errors.join('\n'));
+  assert.ok(
+    errors.some((e) => e.startsWith('spec.instancez: unknown field')),
+    errors.join('\n'),
+  );
+  assert.ok(
+    errors.some((e) => e.startsWith('spec.primaryUpdateStrategy: "whenever"')),
+    errors.join('\n'),
+  );
 });
 
 // CloudNativePG's admission webhook refuses any PgBouncer parameter outside this list (api/v1 pooler webhook).
 const allowedPgBouncerParameters = new Set(
-  'application_name_add_host autodb_idle_timeout client_idle_timeout client_login_timeout default_pool_size disable_pqexec idle_transaction_timeout ignore_startup_parameters log_connections log_disconnections log_pooler_errors log_stats max_client_conn max_db_connections max_user_connections min_pool_size query_timeout query_wait_timeout reserve_pool_size reserve_pool_timeout server_check_delay server_check_query server_connect_timeout server_fast_close server_idle_timeout server_lifetime server_login_retry server_reset_query server_reset_query_always server_round_robin stats_period verbose'.split(' '),
+  'application_name_add_host autodb_idle_timeout client_idle_timeout client_login_timeout default_pool_size disable_pqexec idle_transaction_timeout ignore_startup_parameters log_connections log_disconnections log_pooler_errors log_stats max_client_conn max_db_connections max_user_connections min_pool_size query_timeout query_wait_timeout reserve_pool_size reserve_pool_timeout server_check_delay server_check_query server_connect_timeout server_fast_close server_idle_timeout server_lifetime server_login_retry server_reset_query server_reset_query_always server_round_robin stats_period verbose'.split(
+    ' ',
+  ),
 );
 
 test('When the PgBouncer Pooler is checked (no package ships its schema), its fields, parameters and cluster reference are valid', () => {
@@ -60,7 +84,10 @@ test('When the PgBouncer Pooler is checked (no package ships its schema), its fi
   assert.equal(gvk(pooler), 'postgresql.cnpg.io/v1/Pooler');
   assert.deepEqual(checker.errors(pooler.metadata, objectMetaType, 'metadata'), []);
   const { spec } = pooler;
-  assert.deepEqual(Object.keys(spec).filter((k) => !['cluster', 'instances', 'type', 'pgbouncer'].includes(k)), []);
+  assert.deepEqual(
+    Object.keys(spec).filter((k) => !['cluster', 'instances', 'type', 'pgbouncer'].includes(k)),
+    [],
+  );
   assert.deepEqual(spec.cluster, { name: cluster.metadata.name });
   assert.notEqual(pooler.metadata.name, cluster.metadata.name, 'a pooler may not share its name with a cluster');
   assert.ok(Number.isInteger(spec.instances) && spec.instances >= 2, 'at least two PgBouncer pods');
@@ -106,12 +133,17 @@ test('When objects refer to ConfigMaps, Secrets, keys and pod labels, what they 
       for (const source of container.envFrom ?? []) if (source.configMapRef) keysOf('ConfigMap', source.configMapRef.name);
       for (const { name, valueFrom } of container.env ?? []) {
         const ref = valueFrom?.configMapKeyRef;
-        if (ref) assert.ok(keysOf('ConfigMap', ref.name).has(ref.key), `${where(m)} ${container.name} ${name}: ConfigMap ${ref.name} has no key ${ref.key}`);
+        if (ref)
+          assert.ok(
+            keysOf('ConfigMap', ref.name).has(ref.key),
+            `${where(m)} ${container.name} ${name}: ConfigMap ${ref.name} has no key ${ref.key}`,
+          );
       }
     }
     for (const volume of template.spec.volumes ?? []) if (volume.configMap) keysOf('ConfigMap', volume.configMap.name);
     // Jobs have no selector of their own.
-    if (m.doc.spec.selector) assert.ok(matches(m.doc.spec.selector.matchLabels, template.metadata.labels), `${where(m)}: selector does not match its pods`);
+    if (m.doc.spec.selector)
+      assert.ok(matches(m.doc.spec.selector.matchLabels, template.metadata.labels), `${where(m)}: selector does not match its pods`);
   }
 
   const podLabels = podTemplates(base).map(({ template }) => template.metadata.labels as Record<string, string>);
@@ -124,7 +156,8 @@ test('When objects refer to ConfigMaps, Secrets, keys and pod labels, what they 
     if (kind === 'NetworkPolicy') {
       assert.ok(selectsPods(spec.podSelector.matchLabels), `${where(m)} selects no pods`);
       for (const rule of spec.ingress ?? []) {
-        for (const peer of rule.from ?? []) if (peer.podSelector) assert.ok(selectsPods(peer.podSelector.matchLabels), `${where(m)}: a peer matches no pods`);
+        for (const peer of rule.from ?? [])
+          if (peer.podSelector) assert.ok(selectsPods(peer.podSelector.matchLabels), `${where(m)}: a peer matches no pods`);
       }
     }
   }
@@ -137,7 +170,9 @@ test('When k8s-production replaces the single Postgres, exactly the objects it r
   const replaced = base.filter((m) => label(m) === 'database').map((m) => `${m.doc.kind}/${m.doc.metadata.name}`);
   assert.deepEqual(replaced.sort(), ['ConfigMap/database', 'NetworkPolicy/postgres', 'Service/postgres', 'StatefulSet/postgres']);
   // Its own database ConfigMap and policies carry the label too (kustomization.yaml drops only the trial's by it).
-  for (const m of production.filter((p) => ['ConfigMap/database', 'NetworkPolicy'].some((k) => `${p.doc.kind}/${p.doc.metadata.name}`.startsWith(k)))) {
+  for (const m of production.filter((p) =>
+    ['ConfigMap/database', 'NetworkPolicy'].some((k) => `${p.doc.kind}/${p.doc.metadata.name}`.startsWith(k)),
+  )) {
     assert.equal(label(m), 'database', where(m));
   }
   const cluster = manifest(production, 'Cluster', 'pg');
@@ -153,13 +188,27 @@ test('When k8s-production replaces the single Postgres, exactly the objects it r
 test('When Prometheus scrapes a replica, it finds the metrics port by name and annotation, and the policy admits it there from labelled namespaces only', () => {
   const template = manifest(base, 'Deployment', 'app').spec.template;
   const ports = template.spec.containers[0].ports;
-  assert.deepEqual(ports.find((p: Doc) => p.name === 'metrics'), { name: 'metrics', containerPort: 9464 });
-  assert.deepEqual(template.metadata.annotations, { 'prometheus.io/scrape': 'true', 'prometheus.io/port': '9464', 'prometheus.io/path': '/metrics' });
+  assert.deepEqual(
+    ports.find((p: Doc) => p.name === 'metrics'),
+    { name: 'metrics', containerPort: 9464 },
+  );
+  assert.deepEqual(template.metadata.annotations, {
+    'prometheus.io/scrape': 'true',
+    'prometheus.io/port': '9464',
+    'prometheus.io/path': '/metrics',
+  });
   // nginx on the app port, the scrapers on the metrics port, nothing else.
   assert.deepEqual(manifest(base, 'NetworkPolicy', 'app').spec.ingress, [
     { from: [{ podSelector: { matchLabels: { 'app.kubernetes.io/name': 'nginx' } } }], ports: [{ protocol: 'TCP', port: 3000 }] },
-    { from: [{ namespaceSelector: { matchLabels: { 'express-pg-sessions/scrape-metrics': 'true' } } }], ports: [{ protocol: 'TCP', port: 9464 }] },
+    {
+      from: [{ namespaceSelector: { matchLabels: { 'express-pg-sessions/scrape-metrics': 'true' } } }],
+      ports: [{ protocol: 'TCP', port: 9464 }],
+    },
   ]);
   // Neither Service offers the metrics port: it is reached per pod.
-  for (const name of ['app', 'nginx']) assert.deepEqual(manifest(base, 'Service', name).spec.ports.map((p: Doc) => p.name), ['http']);
+  for (const name of ['app', 'nginx'])
+    assert.deepEqual(
+      manifest(base, 'Service', name).spec.ports.map((p: Doc) => p.name),
+      ['http'],
+    );
 });

@@ -66,7 +66,9 @@ export function fieldChecker(typeExpressions: string[]): FieldChecker {
   if (problems.length) throw new Error(`cannot resolve the manifest types: ${problems.join('; ')}`);
   const checker = program.getTypeChecker();
   const declarations = program.getSourceFile(fileName)!.statements as ts.NodeArray<ts.VariableStatement>;
-  const types = new Map(unique.map((expression, i) => [expression, checker.getTypeAtLocation(declarations[i]!.declarationList.declarations[0]!.name)]));
+  const types = new Map(
+    unique.map((expression, i) => [expression, checker.getTypeAtLocation(declarations[i]!.declarationList.declarations[0]!.name)]),
+  );
 
   // JSON name -> property. Types generated from CRDs rename some fields (enablePDB -> enablePdb) and keep the JSON
   // name in a `@schema Type#jsonName` doc tag.

@@ -27,7 +27,8 @@ function run(file: string, args: string[]): string {
 /** Throws the one-line MISSING message unless kubectl's kustomize is v5 or newer. */
 export function requireKustomize5(): void {
   const { kustomizeVersion } = JSON.parse(run('kubectl', ['version', '--client', '-o', 'json'])) as { kustomizeVersion?: string };
-  if (!kustomizeVersion || Number(/^v(\d+)/.exec(kustomizeVersion)?.[1]) < 5) throw new Error(`${MISSING} (found kustomize ${kustomizeVersion})`);
+  if (!kustomizeVersion || Number(/^v(\d+)/.exec(kustomizeVersion)?.[1]) < 5)
+    throw new Error(`${MISSING} (found kustomize ${kustomizeVersion})`);
 }
 
 /** The objects of `kubectl kustomize DIR`: exactly what `kubectl apply -k DIR` sends. */
@@ -58,7 +59,8 @@ export function documentedKubectl(markdownPath: string): string[] {
 
 /** What a documented `kubectl create secret ...` command makes, run with `--dry-run=client` (values made by its $(openssl ...)). */
 function secretMadeBy(command: string): Doc {
-  if (!/^kubectl (-n \S+ )?create secret /.test(command) || /[;&|`]/.test(command)) throw new Error(`not a plain create secret command: ${command}`);
+  if (!/^kubectl (-n \S+ )?create secret /.test(command) || /[;&|`]/.test(command))
+    throw new Error(`not a plain create secret command: ${command}`);
   return JSON.parse(run('bash', ['-c', `${command} --dry-run=client -o json`])) as Doc;
 }
 

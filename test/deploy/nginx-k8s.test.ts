@@ -22,7 +22,10 @@ const siteOf = (text: string) => (parse(text) as { data: Record<string, string> 
 const shipped = siteOf(committed.find((c) => c.namespace === NAMESPACE)!.text);
 
 test('When nginx.conf is rendered for Kubernetes, each committed ConfigMap (trial and production) is exactly that rendering (run `npm run k8s:nginx` after editing nginx.conf)', () => {
-  assert.deepEqual(committed.map((c) => c.namespace), [NAMESPACE, `${NAMESPACE}-production`]);
+  assert.deepEqual(
+    committed.map((c) => c.namespace),
+    [NAMESPACE, `${NAMESPACE}-production`],
+  );
   for (const { namespace, path, text } of committed) {
     assert.equal(text, renderNginxConfigMap(template, namespace), `${relative(root, path)} is stale: run \`npm run k8s:nginx\``);
   }
@@ -45,8 +48,19 @@ test("When its upstream block is swapped for a plain server (Debian's nginx 1.22
   const runDir = await mkdtemp(join(tmpdir(), 'nginx-k8s-test-'));
   t.after(() => rm(runDir, { recursive: true, force: true }));
   const siteConfPath = join(runDir, 'site.conf');
-  await writeFile(siteConfPath, renderSiteConf(shipped, { listen: `127.0.0.1:${await freePort()}`, upstreams: [{ address: `127.0.0.1:${await freePort()}` }] }));
+  await writeFile(
+    siteConfPath,
+    renderSiteConf(shipped, { listen: `127.0.0.1:${await freePort()}`, upstreams: [{ address: `127.0.0.1:${await freePort()}` }] }),
+  );
   await writeFile(join(runDir, 'nginx.conf'), renderMainConf({ runDir, siteConfPath }));
-  const { stderr } = await promisify(execFile)(bin, ['-t', '-p', runDir, '-e', join(runDir, 'error.log'), '-c', join(runDir, 'nginx.conf')]);
+  const { stderr } = await promisify(execFile)(bin, [
+    '-t',
+    '-p',
+    runDir,
+    '-e',
+    join(runDir, 'error.log'),
+    '-c',
+    join(runDir, 'nginx.conf'),
+  ]);
   assert.match(stderr, /test is successful/);
 });

@@ -12,9 +12,21 @@ import { startTestCluster } from './cluster.js';
 import { PASSWORD } from './http-client.js';
 
 const CHROMIUM = '/usr/bin/chromium';
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage'];
+const ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--disable-dev-shm-usage',
+];
 
-const missing = existsSync(CHROMIUM) ? undefined : `Debian's chromium is missing at ${CHROMIUM}: apt-get install -y chromium (.ci/run does)`;
+const missing = existsSync(CHROMIUM)
+  ? undefined
+  : `Debian's chromium is missing at ${CHROMIUM}: apt-get install -y chromium (.ci/run does)`;
 
 /** The `skip` option of a browser test. */
 export const skipWithoutChromium = missing && !process.env.CI ? missing : false;
@@ -33,7 +45,8 @@ export async function launchChromium(t: TestContext): Promise<Browser> {
  * multiple of as many requests as there are replicas, round robin would otherwise give /api/me the same one every time.
  */
 export async function signedInView(page: Page, reload = true): Promise<{ user: string; instance: string }> {
-  for (let n = reload ? Math.floor(Math.random() * 3) : 0; n > 0; n--) await page.request.get(new URL('/api/auth-options', page.url()).href);
+  for (let n = reload ? Math.floor(Math.random() * 3) : 0; n > 0; n--)
+    await page.request.get(new URL('/api/auth-options', page.url()).href);
   if (reload) await page.reload();
   await page.locator('#signed-in').waitFor({ state: 'visible', timeout: 10_000 });
   return { user: (await page.textContent('#user'))!, instance: (await page.textContent('#instance'))! };
@@ -42,7 +55,11 @@ export async function signedInView(page: Page, reload = true): Promise<{ user: s
 /** Three replicas behind nginx for a browser; `env` gets the site's origin (a provider's callbacks go there). Stopped in t.after. */
 export async function startBrowserCluster(t: TestContext, env: (origin: string) => NodeJS.ProcessEnv) {
   const port = await freePort();
-  const cluster = await startTestCluster({ replicas: 3, port, env: { LOG_LEVEL: 'warn', PASSWORD_SCRYPT_COST: '1024', ...env(`http://127.0.0.1:${port}`) } });
+  const cluster = await startTestCluster({
+    replicas: 3,
+    port,
+    env: { LOG_LEVEL: 'warn', PASSWORD_SCRYPT_COST: '1024', ...env(`http://127.0.0.1:${port}`) },
+  });
   t.after(() => cluster.stop());
   return cluster;
 }

@@ -37,7 +37,9 @@ export function rawRequest(
     ...(opts.body !== undefined && { 'content-length': String(body.length) }),
     ...opts.headers,
   };
-  const head = `${opts.method ?? 'GET'} ${opts.path} HTTP/1.1\r\n${Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join('')}\r\n`;
+  const head = `${opts.method ?? 'GET'} ${opts.path} HTTP/1.1\r\n${Object.entries(headers)
+    .map(([k, v]) => `${k}: ${v}\r\n`)
+    .join('')}\r\n`;
   return rawExchange(baseUrl, Buffer.concat([Buffer.from(head, 'latin1'), body]));
 }
 

@@ -42,7 +42,9 @@ async function sessionGate(admin: pg.Client, key: number): Promise<SessionGate> 
     waiting,
     async park(t, events, when) {
       await admin.query(`SELECT pg_advisory_lock(${key})`);
-      await admin.query(`CREATE TRIGGER park BEFORE ${events} ON session FOR EACH ROW WHEN (${when}) EXECUTE FUNCTION park_until_gate_opens()`);
+      await admin.query(
+        `CREATE TRIGGER park BEFORE ${events} ON session FOR EACH ROW WHEN (${when}) EXECUTE FUNCTION park_until_gate_opens()`,
+      );
       let opened = false;
       const open = async () => {
         if (opened) return;

@@ -28,7 +28,12 @@ test('When replicas × pool fit in max_connections, there is no warning; one con
   t.after(() => pool.end());
   assert.equal(await connectionBudgetWarning(pool, available, 1), undefined);
   const warning = await connectionBudgetWarning(pool, available + 1, 1);
-  assert.match(warning ?? '', new RegExp(`^EXPECTED_REPLICAS 1 × PG_POOL_MAX ${available + 1} = ${available + 1} connections may exceed the ${available} PostgreSQL accepts \\(max_connections \\d+ less \\d+ reserved\\)`));
+  assert.match(
+    warning ?? '',
+    new RegExp(
+      `^EXPECTED_REPLICAS 1 × PG_POOL_MAX ${available + 1} = ${available + 1} connections may exceed the ${available} PostgreSQL accepts \\(max_connections \\d+ less \\d+ reserved\\)`,
+    ),
+  );
   assert.match((await connectionBudgetWarning(pool, Math.ceil(available / 2), 3)) ?? '', /^EXPECTED_REPLICAS 3 × /);
 });
 
@@ -37,7 +42,10 @@ async function startupLog(t: import('node:test').TestContext, extra: NodeJS.Proc
   const replica = startReplica({ port: await freePort(), env: replicaEnv(databaseUrl, extra), logFile });
   t.after(() => replica.stop('SIGKILL'));
   await waitForReady(replica);
-  return readFileSync(logFile, 'utf8').split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
+  return readFileSync(logFile, 'utf8')
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l));
 }
 
 test('When a replica starts with EXPECTED_REPLICAS × PG_POOL_MAX above max_connections, it logs one warning and serves anyway', async (t) => {
@@ -49,5 +57,8 @@ test('When a replica starts with EXPECTED_REPLICAS × PG_POOL_MAX above max_conn
 
 test('When a replica starts with the defaults (3 × 10), it does not warn', async (t) => {
   const log = await startupLog(t, {});
-  assert.deepEqual(log.filter((l) => l.msg?.includes('max_connections')), []);
+  assert.deepEqual(
+    log.filter((l) => l.msg?.includes('max_connections')),
+    [],
+  );
 });

@@ -71,110 +71,142 @@ const refused = (url: string) =>
   );
 
 describe('Graceful shutdown of one replica', () => {
-  it('When SIGTERM arrives during a slow request, then readiness fails, the drain serves, the request completes and the exit is 0', { timeout: 60_000 }, async (t) => {
-    const drainMs = 1_500;
-    const logFile = join(logDir, 'drain.log');
-    const replica = await startLoggedReplica(
-      t,
-      replicaEnv(databaseUrl, { SHUTDOWN_DRAIN_MS: String(drainMs), PG_STATEMENT_TIMEOUT_MS: '30000', PASSWORD_SCRYPT_COST: '1024', LOG_LEVEL: 'info' }),
-      logFile,
-    );
-    const slow = await registered(replica.url);
-    const reader = await registered(replica.url);
-    const lock = await holdLoginLock(t);
-    const login = new HttpClient(replica.url).post('/api/login', { username: slow.username, password: PASSWORD });
-    await lock.waiter();
+  it(
+    'When SIGTERM arrives during a slow request, then readiness fails, the drain serves, the request completes and the exit is 0',
+    { timeout: 60_000 },
+    async (t) => {
+      const drainMs = 1_500;
+      const logFile = join(logDir, 'drain.log');
+      const replica = await startLoggedReplica(
+        t,
+        replicaEnv(databaseUrl, {
+          SHUTDOWN_DRAIN_MS: String(drainMs),
+          PG_STATEMENT_TIMEOUT_MS: '30000',
+          PASSWORD_SCRYPT_COST: '1024',
+          LOG_LEVEL: 'info',
+        }),
+        logFile,
+      );
+      const slow = await registered(replica.url);
+      const reader = await registered(replica.url);
+      const lock = await holdLoginLock(t);
+      const login = new HttpClient(replica.url).post('/api/login', { username: slow.username, password: PASSWORD });
+      await lock.waiter();
 
-    const signalledAt = Date.now();
-    replica.child.kill('SIGTERM');
-    await sleep(100);
-    const ready = await reader.client.get('/readyz');
-    assert.equal(ready.status, 503);
-    assert.deepEqual(ready.body, { status: 'draining' });
-    assert.equal((await reader.client.get('/healthz')).status, 200);
-    for (let i = 0; i < 5; i++) assert.equal((await reader.client.get('/api/me')).status, 200, 'normal requests are served during the drain');
-    assert.ok(Date.now() - signalledAt < drainMs, 'all of that happened within the drain');
+      const signalledAt = Date.now();
+      replica.child.kill('SIGTERM');
+      await sleep(100);
+      const ready = await reader.client.get('/readyz');
+      assert.equal(ready.status, 503);
+      assert.deepEqual(ready.body, { status: 'draining' });
+      assert.equal((await reader.client.get('/healthz')).status, 200);
+      for (let i = 0; i < 5; i++)
+        assert.equal((await reader.client.get('/api/me')).status, 200, 'normal requests are served during the drain');
+      assert.ok(Date.now() - signalledAt < drainMs, 'all of that happened within the drain');
 
-    await sleep(drainMs + 300 - (Date.now() - signalledAt));
-    assert.ok(await refused(`${replica.url}/healthz`), 'after the drain, new connections are refused');
-    assert.equal(replica.child.exitCode, null, 'still running: a request is in flight');
+      await sleep(drainMs + 300 - (Date.now() - signalledAt));
+      assert.ok(await refused(`${replica.url}/healthz`), 'after the drain, new connections are refused');
+      assert.equal(replica.child.exitCode, null, 'still running: a request is in flight');
 
-    await lock.release();
-    const done = await login;
-    assert.equal(done.status, 200, 'the in-flight request completed');
-    assert.deepEqual(done.body.user, { username: slow.username });
-    assert.equal(await replica.exited, 0);
-    const messages = logLines(logFile).map((l) => l.msg);
-    assert.ok(messages.includes('shutdown: complete'), messages.join(' | '));
-  });
+      await lock.release();
+      const done = await login;
+      assert.equal(done.status, 200, 'the in-flight request completed');
+      assert.deepEqual(done.body.user, { username: slow.username });
+      assert.equal(await replica.exited, 0);
+      const messages = logLines(logFile).map((l) => l.msg);
+      assert.ok(messages.includes('shutdown: complete'), messages.join(' | '));
+    },
+  );
 
-  it('When an in-flight request outlasts SHUTDOWN_TIMEOUT_MS, then its connection is closed and the process still exits 0', { timeout: 60_000 }, async (t) => {
-    const logFile = join(logDir, 'deadline.log');
-    const replica = await startLoggedReplica(
-      t,
-      replicaEnv(databaseUrl, { SHUTDOWN_DRAIN_MS: '0', SHUTDOWN_TIMEOUT_MS: '500', PG_STATEMENT_TIMEOUT_MS: '30000', PASSWORD_SCRYPT_COST: '1024', LOG_LEVEL: 'info' }),
-      logFile,
-    );
-    const { username } = await registered(replica.url);
-    const lock = await holdLoginLock(t);
-    const login = new HttpClient(replica.url).post('/api/login', { username, password: PASSWORD }).then(
-      (res) => res.status,
-      () => 'connection closed',
-    );
-    await lock.waiter();
-    const signalledAt = Date.now();
-    replica.child.kill('SIGTERM');
-    assert.equal(await login, 'connection closed');
-    const cutAfter = Date.now() - signalledAt;
-    assert.ok(cutAfter >= 450 && cutAfter < 3_000, `cut after ${cutAfter} ms`);
-    // The pool waits for the query still queued on the lock (statement_timeout bounds that wait).
-    await lock.release();
-    assert.equal(await replica.exited, 0);
-    assert.ok(logLines(logFile).some((l) => l.msg === 'shutdown: in-flight requests did not finish in time, closing their connections'));
-  });
+  it(
+    'When an in-flight request outlasts SHUTDOWN_TIMEOUT_MS, then its connection is closed and the process still exits 0',
+    { timeout: 60_000 },
+    async (t) => {
+      const logFile = join(logDir, 'deadline.log');
+      const replica = await startLoggedReplica(
+        t,
+        replicaEnv(databaseUrl, {
+          SHUTDOWN_DRAIN_MS: '0',
+          SHUTDOWN_TIMEOUT_MS: '500',
+          PG_STATEMENT_TIMEOUT_MS: '30000',
+          PASSWORD_SCRYPT_COST: '1024',
+          LOG_LEVEL: 'info',
+        }),
+        logFile,
+      );
+      const { username } = await registered(replica.url);
+      const lock = await holdLoginLock(t);
+      const login = new HttpClient(replica.url).post('/api/login', { username, password: PASSWORD }).then(
+        (res) => res.status,
+        () => 'connection closed',
+      );
+      await lock.waiter();
+      const signalledAt = Date.now();
+      replica.child.kill('SIGTERM');
+      assert.equal(await login, 'connection closed');
+      const cutAfter = Date.now() - signalledAt;
+      assert.ok(cutAfter >= 450 && cutAfter < 3_000, `cut after ${cutAfter} ms`);
+      // The pool waits for the query still queued on the lock (statement_timeout bounds that wait).
+      await lock.release();
+      assert.equal(await replica.exited, 0);
+      assert.ok(logLines(logFile).some((l) => l.msg === 'shutdown: in-flight requests did not finish in time, closing their connections'));
+    },
+  );
 });
 
 describe('Replicas stopped under load behind nginx', () => {
-  it('When replicas are taken out of nginx and restarted one at a time under keep-alive load, then no request fails or applies twice', { timeout: 120_000 }, async (t) => {
-    const cluster = await clusterFor(t);
-    const users = await Promise.all(Array.from({ length: 6 }, () => registered(cluster.url)));
-    const pidsBefore = cluster.replicas().map((r) => r.pid);
+  it(
+    'When replicas are taken out of nginx and restarted one at a time under keep-alive load, then no request fails or applies twice',
+    { timeout: 120_000 },
+    async (t) => {
+      const cluster = await clusterFor(t);
+      const users = await Promise.all(Array.from({ length: 6 }, () => registered(cluster.url)));
+      const pidsBefore = cluster.replicas().map((r) => r.pid);
 
-    const load = runLoad(cluster.url, users, { withPosts: true });
-    t.after(() => load.stop()); // also when a restart below throws
-    await sleep(500);
-    await cluster.restartReplica(0);
-    await cluster.restartReplica(1);
-    await sleep(500);
-    const result = await load.stop();
+      const load = runLoad(cluster.url, users, { withPosts: true });
+      t.after(() => load.stop()); // also when a restart below throws
+      await sleep(500);
+      await cluster.restartReplica(0);
+      await cluster.restartReplica(1);
+      await sleep(500);
+      const result = await load.stop();
 
-    assert.deepEqual(result.failures, [], `${result.failures.length} of ${result.requests} requests failed`);
-    assert.ok(result.requests > 300, `enough load to matter: ${result.requests} requests`);
-    for (const [i, user] of users.entries()) {
-      assert.deepEqual((await user.client.get('/api/cart')).body.cart, result.posted[i], 'every cart POST that succeeded is applied, once');
-    }
-    const pidsAfter = cluster.replicas().map((r) => r.pid);
-    assert.ok(pidsAfter[0] !== pidsBefore[0] && pidsAfter[1] !== pidsBefore[1]);
-    assert.ok(result.instances.size >= 5, `old and new processes served the load: ${[...result.instances].join(', ')}`);
-    t.diagnostic(`${result.requests} requests, ${result.resent} resent after nginx's reload closed an idle client connection`);
-  });
+      assert.deepEqual(result.failures, [], `${result.failures.length} of ${result.requests} requests failed`);
+      assert.ok(result.requests > 300, `enough load to matter: ${result.requests} requests`);
+      for (const [i, user] of users.entries()) {
+        assert.deepEqual(
+          (await user.client.get('/api/cart')).body.cart,
+          result.posted[i],
+          'every cart POST that succeeded is applied, once',
+        );
+      }
+      const pidsAfter = cluster.replicas().map((r) => r.pid);
+      assert.ok(pidsAfter[0] !== pidsBefore[0] && pidsAfter[1] !== pidsBefore[1]);
+      assert.ok(result.instances.size >= 5, `old and new processes served the load: ${[...result.instances].join(', ')}`);
+      t.diagnostic(`${result.requests} requests, ${result.resent} resent after nginx's reload closed an idle client connection`);
+    },
+  );
 
-  it('When a replica gets SIGTERM with nginx not told, as from an orchestrator, then no GET fails: it drains, then nginx fails over', { timeout: 120_000 }, async (t) => {
-    const cluster = await clusterFor(t);
-    const users = await Promise.all(Array.from({ length: 6 }, () => registered(cluster.url)));
-    const load = runLoad(cluster.url, users, { withPosts: false });
-    t.after(() => load.stop()); // also when a stop below throws
-    await sleep(500);
-    for (const i of [0, 1]) {
-      await cluster.killReplica(i, 'SIGTERM');
-      await cluster.waitForReplica(i);
-    }
-    await sleep(500);
-    const result = await load.stop();
-    assert.deepEqual(result.failures, [], `${result.failures.length} of ${result.requests} requests failed`);
-    assert.ok(result.requests > 300, `enough load to matter: ${result.requests} requests`);
-    assert.equal(result.resent, 0, 'no client connection was closed under it: nginx was not reloaded');
-  });
+  it(
+    'When a replica gets SIGTERM with nginx not told, as from an orchestrator, then no GET fails: it drains, then nginx fails over',
+    { timeout: 120_000 },
+    async (t) => {
+      const cluster = await clusterFor(t);
+      const users = await Promise.all(Array.from({ length: 6 }, () => registered(cluster.url)));
+      const load = runLoad(cluster.url, users, { withPosts: false });
+      t.after(() => load.stop()); // also when a stop below throws
+      await sleep(500);
+      for (const i of [0, 1]) {
+        await cluster.killReplica(i, 'SIGTERM');
+        await cluster.waitForReplica(i);
+      }
+      await sleep(500);
+      const result = await load.stop();
+      assert.deepEqual(result.failures, [], `${result.failures.length} of ${result.requests} requests failed`);
+      assert.ok(result.requests > 300, `enough load to matter: ${result.requests} requests`);
+      assert.equal(result.resent, 0, 'no client connection was closed under it: nginx was not reloaded');
+    },
+  );
 });
 
 async function clusterFor(t: { after(fn: () => Promise<void>): void }): Promise<Cluster> {

@@ -30,7 +30,6 @@ async function completedLines(ready: (lines: Record<string, any>[]) => boolean):
   }
 }
 
-
 describe('Logs', () => {
   it('When a user registers, logs in, fails a login, fills the cart and logs out, then no log line holds a session id, cookie, CSRF token, password or secret', async () => {
     const username = uniqueName();

@@ -30,7 +30,8 @@ describe('The sessions command', () => {
     assert.match(lines[1]!, /^created\s+last active\s+expires\s+device$/);
     assert.equal(lines.length, 4);
     assert.match(run.stdout, /curl\n/);
-    for (const client of clients) assert.ok(!run.stdout.includes(decodeURIComponent(client.cookies.get('sid')!).slice(2, 20)), 'no session id printed');
+    for (const client of clients)
+      assert.ok(!run.stdout.includes(decodeURIComponent(client.cookies.get('sid')!).slice(2, 20)), 'no session id printed');
   });
 
   it("When an operator revokes a user's sessions, then it says how many and they get 401; a second revoke finds none", async (t) => {
@@ -51,7 +52,10 @@ describe('The sessions command', () => {
       assert.equal(run.code, 2, args.join(' '));
       assert.match(run.stderr, /usage: sessions list --user NAME \| sessions revoke --user NAME\n$/);
     }
-    const down = await runSessionsCli(['list', '--user', 'x'], { DATABASE_URL: 'postgres://nobody@127.0.0.1:1/none', PG_CONNECT_TIMEOUT_MS: '500' });
+    const down = await runSessionsCli(['list', '--user', 'x'], {
+      DATABASE_URL: 'postgres://nobody@127.0.0.1:1/none',
+      PG_CONNECT_TIMEOUT_MS: '500',
+    });
     assert.equal(down.code, 1);
     assert.match(down.stderr, /^sessions: failed: .+\n$/);
     const badConfig = await runSessionsCli(['list', '--user', 'x'], { DATABASE_URL: 'mysql://x' });

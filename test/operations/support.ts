@@ -61,8 +61,7 @@ export async function startFreezableProxy(databaseUrl: string): Promise<Freezabl
   let frozen = false;
   const held: (() => void)[] = [];
   const sockets = new Set<Socket>();
-  const relay = (from: Socket, to: Socket) =>
-    from.on('data', (chunk) => (frozen ? held.push(() => to.write(chunk)) : to.write(chunk)));
+  const relay = (from: Socket, to: Socket) => from.on('data', (chunk) => (frozen ? held.push(() => to.write(chunk)) : to.write(chunk)));
   const server = createServer((client) => {
     const upstream = connect(Number(target.port), target.hostname);
     for (const socket of [client, upstream]) {

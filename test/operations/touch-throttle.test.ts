@@ -103,45 +103,57 @@ describe('Throttled touch', () => {
     }
   });
 
-  it('When a replica serves throttled reads, then its metrics count skipped touches and no touch statements', { timeout: 60_000 }, async (t) => {
-    const replica = await startReadyReplica(t, replicaEnv(databaseUrl, { PASSWORD_SCRYPT_COST: '1024' }));
-    const { client } = await registered(replica.url);
-    for (let i = 0; i < 10; i++) assert.equal((await client.get('/api/me')).status, 200);
-    const metrics = await scrape(replica);
-    assert.equal(sample(metrics, 'session_store_touches_skipped_total'), 10);
-    assert.equal(sample(metrics, 'session_store_operation_duration_seconds_count', { operation: 'touch' }), 0);
-    assert.equal(sample(metrics, 'session_store_operation_duration_seconds_count', { operation: 'get' }), 10);
-    assert.ok(sample(metrics, 'session_store_operation_duration_seconds_count', { operation: 'set' }) >= 1);
-    assert.equal(sample(metrics, 'session_store_errors_total'), 0);
-  });
+  it(
+    'When a replica serves throttled reads, then its metrics count skipped touches and no touch statements',
+    { timeout: 60_000 },
+    async (t) => {
+      const replica = await startReadyReplica(t, replicaEnv(databaseUrl, { PASSWORD_SCRYPT_COST: '1024' }));
+      const { client } = await registered(replica.url);
+      for (let i = 0; i < 10; i++) assert.equal((await client.get('/api/me')).status, 200);
+      const metrics = await scrape(replica);
+      assert.equal(sample(metrics, 'session_store_touches_skipped_total'), 10);
+      assert.equal(sample(metrics, 'session_store_operation_duration_seconds_count', { operation: 'touch' }), 0);
+      assert.equal(sample(metrics, 'session_store_operation_duration_seconds_count', { operation: 'get' }), 10);
+      assert.ok(sample(metrics, 'session_store_operation_duration_seconds_count', { operation: 'set' }) >= 1);
+      assert.equal(sample(metrics, 'session_store_errors_total'), 0);
+    },
+  );
 
-  it('When writing a touch fails, then the read is answered normally, and the failure is logged as a store error and counted', { timeout: 60_000 }, async (t) => {
-    const dir = mkdtempSync(join(tmpdir(), 'touch-test-'));
-    t.after(() => rmSync(dir, { recursive: true, force: true }));
-    const logFile = join(dir, 'replica.log');
-    const replica = await startLoggedReplica(t, replicaEnv(databaseUrl, { SESSION_TOUCH_AFTER_SECONDS: '0', PASSWORD_SCRYPT_COST: '1024' }), logFile);
-    const { client, username } = await registered(replica.url);
-    // A real PostgreSQL error on the touch's UPDATE of this one row; reads and other sessions are untouched.
-    const admin = new pg.Client({ connectionString: databaseUrl });
-    await admin.connect();
-    t.after(async () => {
-      await admin.query('DROP TRIGGER IF EXISTS refuse_update ON session');
-      await admin.end();
-    });
-    await admin.query(`CREATE OR REPLACE FUNCTION refuse_update() RETURNS trigger LANGUAGE plpgsql AS $$
+  it(
+    'When writing a touch fails, then the read is answered normally, and the failure is logged as a store error and counted',
+    { timeout: 60_000 },
+    async (t) => {
+      const dir = mkdtempSync(join(tmpdir(), 'touch-test-'));
+      t.after(() => rmSync(dir, { recursive: true, force: true }));
+      const logFile = join(dir, 'replica.log');
+      const replica = await startLoggedReplica(
+        t,
+        replicaEnv(databaseUrl, { SESSION_TOUCH_AFTER_SECONDS: '0', PASSWORD_SCRYPT_COST: '1024' }),
+        logFile,
+      );
+      const { client, username } = await registered(replica.url);
+      // A real PostgreSQL error on the touch's UPDATE of this one row; reads and other sessions are untouched.
+      const admin = new pg.Client({ connectionString: databaseUrl });
+      await admin.connect();
+      t.after(async () => {
+        await admin.query('DROP TRIGGER IF EXISTS refuse_update ON session');
+        await admin.end();
+      });
+      await admin.query(`CREATE OR REPLACE FUNCTION refuse_update() RETURNS trigger LANGUAGE plpgsql AS $$
       BEGIN IF OLD.sess->'user'->>'username' = '${username}' THEN RAISE EXCEPTION 'refused for the test'; END IF; RETURN NEW; END $$`);
-    await admin.query('CREATE TRIGGER refuse_update BEFORE UPDATE ON session FOR EACH ROW EXECUTE FUNCTION refuse_update()');
+      await admin.query('CREATE TRIGGER refuse_update BEFORE UPDATE ON session FOR EACH ROW EXECUTE FUNCTION refuse_update()');
 
-    const res = await client.get('/api/me');
-    assert.equal(res.status, 200);
-    assert.deepEqual(res.body.user, { username }, 'the body arrived whole');
-    const metrics = await scrape(replica);
-    assert.equal(sample(metrics, 'session_store_errors_total', { operation: 'touch' }), 1);
-    await sleep(300); // an error handed to express-session would reach the error handler just after the answer
-    const lines = logLines(logFile);
-    assert.ok(lines.some((l) => l.msg === 'session store error' && l.err.message === 'refused for the test'));
-    assert.ok(!lines.some((l) => l.msg === 'unhandled error'), 'not reported as a failed request');
-  });
+      const res = await client.get('/api/me');
+      assert.equal(res.status, 200);
+      assert.deepEqual(res.body.user, { username }, 'the body arrived whole');
+      const metrics = await scrape(replica);
+      assert.equal(sample(metrics, 'session_store_errors_total', { operation: 'touch' }), 1);
+      await sleep(300); // an error handed to express-session would reach the error handler just after the answer
+      const lines = logLines(logFile);
+      assert.ok(lines.some((l) => l.msg === 'session store error' && l.err.message === 'refused for the test'));
+      assert.ok(!lines.some((l) => l.msg === 'unhandled error'), 'not reported as a failed request');
+    },
+  );
 
   it('When SESSION_TOUCH_AFTER_SECONDS is not below the session max age, then the configuration is refused; unset, it is 1 % of the max age, at most an hour', () => {
     assert.throws(

@@ -36,7 +36,12 @@ let user: { cookie: string; csrfToken: string; username: string };
 
 before(async () => {
   // Many failed logins come from one address here: the throttle has its own tests.
-  const env = replicaEnv(await migratedDatabase(), { INSTANCE_ID: INSTANCE, LOGIN_MAX_FAILURES_PER_IP: '100000', LOGIN_MAX_FAILURES_PER_USER: '100000', PASSWORD_SCRYPT_COST: '1024' });
+  const env = replicaEnv(await migratedDatabase(), {
+    INSTANCE_ID: INSTANCE,
+    LOGIN_MAX_FAILURES_PER_IP: '100000',
+    LOGIN_MAX_FAILURES_PER_USER: '100000',
+    PASSWORD_SCRYPT_COST: '1024',
+  });
   replica = startReplica({ port: await freePort(), env });
   await waitForReady(replica);
   nginx = await startNginx({ port: await freePort(), upstreams: [{ address: `127.0.0.1:${replica.port}` }] });
@@ -73,8 +78,18 @@ const cookieCases: Case[] = [
 
 const headerCases: Case[] = [
   { name: 'one 20 KB header', path: '/api/me', headers: { 'x-big': 'z'.repeat(20_000) }, expect: { replica: 431, nginx: 400 } },
-  { name: '4 headers of 6 KB (under nginx, over Node)', path: '/api/me', headers: Object.fromEntries([1, 2, 3, 4].map((i) => [`x-part-${i}`, 'p'.repeat(6_000)])), expect: 431 },
-  { name: '300 small headers', path: '/api/me', headers: Object.fromEntries(Array.from({ length: 300 }, (_, i) => [`x-h-${i}`, 'v'])), expect: 401 },
+  {
+    name: '4 headers of 6 KB (under nginx, over Node)',
+    path: '/api/me',
+    headers: Object.fromEntries([1, 2, 3, 4].map((i) => [`x-part-${i}`, 'p'.repeat(6_000)])),
+    expect: 431,
+  },
+  {
+    name: '300 small headers',
+    path: '/api/me',
+    headers: Object.fromEntries(Array.from({ length: 300 }, (_, i) => [`x-h-${i}`, 'v'])),
+    expect: 401,
+  },
   { name: '5 KB X-Request-Id', path: '/api/me', headers: { 'x-request-id': 'r'.repeat(5_000) }, expect: 401 },
   ...['garbage', '1.2.3.4, not an ip', '::::::', '999.999.999.999', ', ,'].map<Case>((xff) => ({
     name: `X-Forwarded-For: ${xff}`,
@@ -84,11 +99,37 @@ const headerCases: Case[] = [
   })),
   { name: 'Host of another site', path: '/', headers: { host: 'evil.example' }, expect: 200 },
   { name: 'Content-Length: -1', ...json('{}'), headers: { 'content-type': 'application/json', 'content-length': '-1' }, expect: 400 },
-  { name: 'bad chunk size', path: '/api/login', raw: (host) => `POST /api/login HTTP/1.1\r\nHost: ${host}\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\nzz\r\n{}\r\n0\r\n\r\n`, expect: 400 },
-  { name: 'gzip that is not gzip', ...json('definitely not gzip'), headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' }, expect: 400 },
-  { name: 'real gzip of JSON', ...json(gzipSync(credentials(nobody()))), headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' }, expect: 401 },
-  { name: 'Transfer-Encoding nobody speaks', ...json('{}'), headers: { 'content-type': 'application/json', 'transfer-encoding': 'snappy' }, expect: { replica: 400, nginx: 400 } },
-  { name: 'unknown Content-Encoding', ...json('{}'), headers: { 'content-type': 'application/json', 'content-encoding': 'snappy' }, expect: 415 },
+  {
+    name: 'bad chunk size',
+    path: '/api/login',
+    raw: (host) =>
+      `POST /api/login HTTP/1.1\r\nHost: ${host}\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\nzz\r\n{}\r\n0\r\n\r\n`,
+    expect: 400,
+  },
+  {
+    name: 'gzip that is not gzip',
+    ...json('definitely not gzip'),
+    headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' },
+    expect: 400,
+  },
+  {
+    name: 'real gzip of JSON',
+    ...json(gzipSync(credentials(nobody()))),
+    headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' },
+    expect: 401,
+  },
+  {
+    name: 'Transfer-Encoding nobody speaks',
+    ...json('{}'),
+    headers: { 'content-type': 'application/json', 'transfer-encoding': 'snappy' },
+    expect: { replica: 400, nginx: 400 },
+  },
+  {
+    name: 'unknown Content-Encoding',
+    ...json('{}'),
+    headers: { 'content-type': 'application/json', 'content-encoding': 'snappy' },
+    expect: 415,
+  },
   { name: 'Content-Type made of separators', ...json('{}'), headers: { 'content-type': ';;;' }, expect: 415 },
   { name: 'JSON in latin1', ...json(credentials('x')), headers: { 'content-type': 'application/json; charset=latin1' }, expect: 415 },
 ];
@@ -97,13 +138,31 @@ const deepArray = `${'['.repeat(5_000)}${']'.repeat(5_000)}`;
 const deepObject = `${'{"a":'.repeat(2_500)}1${'}'.repeat(2_500)}`;
 const bodyCases: Case[] = [
   { name: 'truncated JSON', ...json('{"username":'), expect: 400 },
-  ...['null', '1', '"text"', 'true', '[]', '[1,2]', '{}', ''].map<Case>((body) => ({ name: `body ${JSON.stringify(body)}`, ...json(body), expect: 400 })),
+  ...['null', '1', '"text"', 'true', '[]', '[1,2]', '{}', ''].map<Case>((body) => ({
+    name: `body ${JSON.stringify(body)}`,
+    ...json(body),
+    expect: 400,
+  })),
   { name: '5,000 nested arrays', ...json(deepArray), expect: 400 },
   { name: '2,500 nested objects', ...json(deepObject), expect: 400 },
   { name: '__proto__ carrying the credentials', ...json('{"__proto__":{"username":"admin","password":"x"}}'), expect: 400 },
-  { name: '__proto__ and constructor.prototype keys', ...json(`{"username":"nobody-here","password":"wrong password","__proto__":{"isAdmin":true},"constructor":{"prototype":{"polluted":true}}}`), expect: 401 },
-  ...[{}, [], 42, true, null, 'x'.repeat(65)].map<Case>((username) => ({ name: `username ${JSON.stringify(username).slice(0, 20)}`, ...json(credentials(username)), expect: 400 })),
-  { name: 'bytes that are not UTF-8 in a string', ...json(Buffer.concat([Buffer.from('{"username":"'), Buffer.from([0xff, 0xfe, 0xc0]), Buffer.from('","password":"wrong password"}')])), expect: 401 },
+  {
+    name: '__proto__ and constructor.prototype keys',
+    ...json(
+      `{"username":"nobody-here","password":"wrong password","__proto__":{"isAdmin":true},"constructor":{"prototype":{"polluted":true}}}`,
+    ),
+    expect: 401,
+  },
+  ...[{}, [], 42, true, null, 'x'.repeat(65)].map<Case>((username) => ({
+    name: `username ${JSON.stringify(username).slice(0, 20)}`,
+    ...json(credentials(username)),
+    expect: 400,
+  })),
+  {
+    name: 'bytes that are not UTF-8 in a string',
+    ...json(Buffer.concat([Buffer.from('{"username":"'), Buffer.from([0xff, 0xfe, 0xc0]), Buffer.from('","password":"wrong password"}')])),
+    expect: 401,
+  },
   { name: 'NUL in a login name', ...json(credentials('nobody\u0000here')), expect: 400 },
   { name: 'NUL in a new name', ...json(credentials('new\u0000name', PASSWORD), '/api/register'), expect: 400 },
   { name: 'NUL in a cart item', ...json('{"item":"a\\u0000b"}', '/api/cart', { auth: true }), expect: 400 },
@@ -111,14 +170,25 @@ const bodyCases: Case[] = [
   { name: 'byte order mark before JSON', ...json(`\ufeff${credentials(nobody())}`), expect: 401 },
   { name: 'an operator object as a cart item', ...json('{"item":{"$gt":""}}', '/api/cart', { auth: true }), expect: 400 },
   { name: '20 KB JSON (over the app limit)', ...json(credentials('x'.repeat(20_000))), expect: 413 },
-  { name: '100 KB JSON (over nginx\'s limit too)', ...json(credentials('x'.repeat(100_000))), expect: 413 },
-  ...['text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', 'application/xml', 'application/jsonx'].map<Case>((type) => ({
+  { name: "100 KB JSON (over nginx's limit too)", ...json(credentials('x'.repeat(100_000))), expect: 413 },
+  ...[
+    'text/plain',
+    'application/x-www-form-urlencoded',
+    'multipart/form-data; boundary=x',
+    'application/xml',
+    'application/jsonx',
+  ].map<Case>((type) => ({
     name: `Content-Type ${type}`,
     ...json(credentials(nobody())),
     headers: { 'content-type': type },
     expect: 415,
   })),
-  { name: 'form post to the cart', ...json('item=x', '/api/cart', { auth: true }), headers: { 'content-type': 'application/x-www-form-urlencoded' }, expect: 415 },
+  {
+    name: 'form post to the cart',
+    ...json('item=x', '/api/cart', { auth: true }),
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    expect: 415,
+  },
 ];
 
 const methodCases: Case[] = [
@@ -126,8 +196,18 @@ const methodCases: Case[] = [
     ['/api/me', '/api/login', '/'].map<Case>((path) => ({ name: `${method} ${path}`, method, path })),
   ),
   { name: 'OPTIONS /api/login', method: 'OPTIONS', path: '/api/login' },
-  { name: 'unknown method token', path: '/api/me', raw: (host) => `FROB /api/me HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`, expect: 400 },
-  { name: 'lower-case method', path: '/api/me', raw: (host) => `get /api/me HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`, expect: 400 },
+  {
+    name: 'unknown method token',
+    path: '/api/me',
+    raw: (host) => `FROB /api/me HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`,
+    expect: 400,
+  },
+  {
+    name: 'lower-case method',
+    path: '/api/me',
+    raw: (host) => `get /api/me HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`,
+    expect: 400,
+  },
   // nginx forwards it as HTTP/1.1 without Host, which the app refuses (400).
   { name: 'HTTP/1.0 without Host', path: '/api/me', raw: () => 'GET /api/me HTTP/1.0\r\n\r\n', expect: { replica: 401, nginx: 400 } },
 ];

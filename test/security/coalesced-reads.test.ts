@@ -46,7 +46,10 @@ describe('Coalesced reads in the store', () => {
 
   const newSession = async (name: string) => {
     const sid = randomBytes(16).toString('hex');
-    const data = { cookie: { originalMaxAge: 3_600_000, expires: new Date(Date.now() + 3_600_000).toISOString(), httpOnly: true, path: '/' }, name };
+    const data = {
+      cookie: { originalMaxAge: 3_600_000, expires: new Date(Date.now() + 3_600_000).toISOString(), httpOnly: true, path: '/' },
+      name,
+    };
     await call((done) => store.set(sid, data as unknown as SessionData, done));
     return sid;
   };
@@ -137,7 +140,10 @@ describe('Coalesced reads across replicas', () => {
       // Every read of a round is sent at once, so B receives them in one poll and reads them in few queries.
       const wave = [
         ...others.map(async (c) => ({ victim: false, status: (await c.get('/api/me')).status })),
-        ...Array.from({ length: 5 }, async () => ({ victim: true, status: (await fetch(`${url(b)}/api/me`, { headers: { cookie } })).status })),
+        ...Array.from({ length: 5 }, async () => ({
+          victim: true,
+          status: (await fetch(`${url(b)}/api/me`, { headers: { cookie } })).status,
+        })),
       ];
       reads.push(...wave);
       await Promise.all(wave);

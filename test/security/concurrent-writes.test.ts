@@ -69,10 +69,16 @@ describe('Concurrent cart writes across replicas', () => {
 
   it(`When parallel adds race for the last places, then the cart stops at ${MAX_CART_ITEMS} items on every replica`, async () => {
     const { clients } = await userOnEveryReplica();
-    const first = await addAtOnce(clients, Array.from({ length: MAX_CART_ITEMS - 5 }, (_, i) => `early-${i}`));
+    const first = await addAtOnce(
+      clients,
+      Array.from({ length: MAX_CART_ITEMS - 5 }, (_, i) => `early-${i}`),
+    );
     assert.ok(first.every((r) => r.status === 200));
 
-    const race = await addAtOnce(clients, Array.from({ length: 20 }, (_, i) => `late-${i}`));
+    const race = await addAtOnce(
+      clients,
+      Array.from({ length: 20 }, (_, i) => `late-${i}`),
+    );
     const accepted = race.filter((r) => r.status === 200);
     const refused = race.filter((r) => r.status === 400);
     assert.equal(accepted.length, 5, `statuses: ${race.map((r) => r.status).join(' ')}`);

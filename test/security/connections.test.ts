@@ -41,7 +41,11 @@ before(async () => {
   logFile = join(mkdtempSync(join(tmpdir(), 'connections-')), 'replica.log');
   const keys = (...list: Buffer[]) => list.map((k) => k.toString('base64')).join(',');
   const start = async (key: string, extra: NodeJS.ProcessEnv = {}, log?: string) =>
-    startReplica({ port: await freePort(), logFile: log, env: replicaEnv(databaseUrl, { PASSWORD_SCRYPT_COST: '1024', ...mock.env(BASE_URL), CONNECTIONS_KEY: key, ...extra }) });
+    startReplica({
+      port: await freePort(),
+      logFile: log,
+      env: replicaEnv(databaseUrl, { PASSWORD_SCRYPT_COST: '1024', ...mock.env(BASE_URL), CONNECTIONS_KEY: key, ...extra }),
+    });
   [a, b, c, oldOnly] = await Promise.all([
     start(keys(NEW_KEY, OLD_KEY)),
     start(keys(NEW_KEY, OLD_KEY)),
@@ -82,7 +86,8 @@ async function atProvider(authorizeUrl: URL): Promise<URL> {
 }
 
 /** Delivers the callback to `replica`, as nginx would. */
-const callback = (replica: Site, callbackUrl: URL, user: HttpClient) => get(`${replica.url}${callbackUrl.pathname}${callbackUrl.search}`, user.cookieHeader);
+const callback = (replica: Site, callbackUrl: URL, user: HttpClient) =>
+  get(`${replica.url}${callbackUrl.pathname}${callbackUrl.search}`, user.cookieHeader);
 
 async function connect(startOn: ReplicaProcess, returnTo: ReplicaProcess, user: HttpClient): Promise<void> {
   const res = await callback(returnTo, await atProvider(await begin(startOn, user)), user);
@@ -90,12 +95,17 @@ async function connect(startOn: ReplicaProcess, returnTo: ReplicaProcess, user: 
   assert.equal(res.headers.get('location'), '/?connection=mock&result=connected');
 }
 
-const connections = async (replica: ReplicaProcess, user: HttpClient) => (await user.sharingSessionWith(replica.url).get('/api/connections')).body;
+const connections = async (replica: ReplicaProcess, user: HttpClient) =>
+  (await user.sharingSessionWith(replica.url).get('/api/connections')).body;
 const refresh = (replica: ReplicaProcess, user: HttpClient) => user.sharingSessionWith(replica.url).post('/api/connections/mock/refresh');
-const userIdOf = async (user: HttpClient) => String((await db.query('SELECT sess FROM session WHERE sid = $1', [sessionIdOf(user.cookies.get('sid')!)])).rows[0].sess.user.id);
-const pendingOf = async (user: HttpClient) => (await db.query('SELECT sess FROM session WHERE sid = $1', [sessionIdOf(user.cookies.get('sid')!)])).rows[0].sess.connections;
-const row = async (user: HttpClient) => (await db.query('SELECT * FROM account_connections WHERE user_id = $1', [await userIdOf(user)])).rows[0];
-const expire = async (user: HttpClient) => db.query("UPDATE account_connections SET expires_at = now() - interval '1 minute' WHERE user_id = $1", [await userIdOf(user)]);
+const userIdOf = async (user: HttpClient) =>
+  String((await db.query('SELECT sess FROM session WHERE sid = $1', [sessionIdOf(user.cookies.get('sid')!)])).rows[0].sess.user.id);
+const pendingOf = async (user: HttpClient) =>
+  (await db.query('SELECT sess FROM session WHERE sid = $1', [sessionIdOf(user.cookies.get('sid')!)])).rows[0].sess.connections;
+const row = async (user: HttpClient) =>
+  (await db.query('SELECT * FROM account_connections WHERE user_id = $1', [await userIdOf(user)])).rows[0];
+const expire = async (user: HttpClient) =>
+  db.query("UPDATE account_connections SET expires_at = now() - interval '1 minute' WHERE user_id = $1", [await userIdOf(user)]);
 
 describe('Account connections across replicas', () => {
   it('When a connection starts on replica A and the provider sends the browser back to replica B, then it is connected on A, B and C, and no answer holds a token', async () => {
@@ -124,13 +134,16 @@ describe('Account connections across replicas', () => {
       assert.deepEqual(body.providers, [{ name: 'mock', label: 'Mock provider', startUrl: '/api/connections/mock/start' }]);
       assert.equal(body.connections.length, 1);
       const [connection] = body.connections;
-      assert.deepEqual({ ...connection, connectedAt: 'x', expiresAt: 'x' }, { provider: 'mock', connectedAt: 'x', scopes: ['activity:read', 'profile'], expiresAt: 'x', status: 'valid' });
+      assert.deepEqual(
+        { ...connection, connectedAt: 'x', expiresAt: 'x' },
+        { provider: 'mock', connectedAt: 'x', scopes: ['activity:read', 'profile'], expiresAt: 'x', status: 'valid' },
+      );
       assert.ok(Date.parse(connection.expiresAt) > Date.now(), 'the provider gave an hour');
       assert.ok(!JSON.stringify(body).includes(issued.accessToken) && !JSON.stringify(body).includes(issued.refreshToken!));
     }
   });
 
-  it('When the state is forged, missing, another session\'s or replayed, then 400 JSON and nothing is connected', async () => {
+  it("When the state is forged, missing, another session's or replayed, then 400 JSON and nothing is connected", async () => {
     const user = await signedIn(a);
     const callbackUrl = await atProvider(await begin(a, user));
     const forged = new URL(callbackUrl);
@@ -138,7 +151,10 @@ describe('Account connections across replicas', () => {
     const missing = new URL(callbackUrl);
     missing.searchParams.delete('state');
     const noConnection = { error: 'no connection to mock in progress for this state: start again at /api/connections/mock/start' };
-    for (const [label, url] of [['forged', forged], ['missing', missing]] as const) {
+    for (const [label, url] of [
+      ['forged', forged],
+      ['missing', missing],
+    ] as const) {
       const res = await callback(b, url, user);
       assert.equal(res.status, 400, label);
       assert.deepEqual(await res.json(), noConnection, label);
@@ -164,7 +180,9 @@ describe('Account connections across replicas', () => {
     for (let i = 0; i < 4; i++) urls.push(await atProvider(await begin([a, b, c][i % 3]!, user)));
     assert.equal((await pendingOf(user)).length, 3, 'the oldest was dropped');
     assert.equal((await callback(b, urls[0]!, user)).status, 400, 'the dropped one');
-    await db.query(`UPDATE session SET sess = jsonb_set(sess::jsonb, '{connections,0,expiresAt}', '0')::json WHERE sid = $1`, [sessionIdOf(user.cookies.get('sid')!)]);
+    await db.query(`UPDATE session SET sess = jsonb_set(sess::jsonb, '{connections,0,expiresAt}', '0')::json WHERE sid = $1`, [
+      sessionIdOf(user.cookies.get('sid')!),
+    ]);
     const res = await callback(c, urls[1]!, user);
     assert.equal(res.status, 400);
     assert.deepEqual(await res.json(), { error: 'this connection attempt expired: start again at /api/connections/mock/start' });
@@ -185,14 +203,25 @@ describe('Account connections across replicas', () => {
     const user = await signedIn(a);
     await connect(a, b, user);
     const first = mock.issued.at(-1)!;
-    assert.deepEqual((await refresh(c, user)).body, { refreshed: false, connection: (await connections(c, user)).connections[0] }, 'still valid: no provider call');
+    assert.deepEqual(
+      (await refresh(c, user)).body,
+      { refreshed: false, connection: (await connections(c, user)).connections[0] },
+      'still valid: no provider call',
+    );
     await expire(user);
     assert.equal((await connections(a, user)).connections[0].status, 'expired');
     const grants = mock.refreshGrants.length;
     const results = await Promise.all([a, b, c].map((replica) => refresh(replica, user)));
-    assert.deepEqual(results.map((r) => r.status), [200, 200, 200]);
+    assert.deepEqual(
+      results.map((r) => r.status),
+      [200, 200, 200],
+    );
     assert.equal(results.filter((r) => r.body.refreshed).length, 1, 'the others found it refreshed (row lock)');
-    assert.deepEqual(mock.refreshGrants.slice(grants), [first.refreshToken], 'one refresh_token grant, with the token issued at connection');
+    assert.deepEqual(
+      mock.refreshGrants.slice(grants),
+      [first.refreshToken],
+      'one refresh_token grant, with the token issued at connection',
+    );
     for (const replica of [a, b, c]) assert.equal((await connections(replica, user)).connections[0].status, 'valid');
     // The rotated refresh token is the one used next time.
     await expire(user);
@@ -225,14 +254,22 @@ describe('Account connections across replicas', () => {
     for (const column of ['access_token', 'refresh_token']) {
       const raw = stored[column] as Buffer;
       for (const token of [issued.accessToken, issued.refreshToken!]) {
-        assert.ok(!raw.includes(token) && !raw.toString('base64').includes(token) && !raw.toString('hex').includes(Buffer.from(token).toString('hex')), `${column} holds a token in the clear`);
+        assert.ok(
+          !raw.includes(token) &&
+            !raw.toString('base64').includes(token) &&
+            !raw.toString('hex').includes(Buffer.from(token).toString('hex')),
+          `${column} holds a token in the clear`,
+        );
       }
     }
     const id = await userIdOf(user);
     const rotated = createTokenCipher([NEW_KEY, OLD_KEY]);
     assert.equal(rotated.decrypt(stored.key_id, stored.access_token, `${id}/mock/access`), issued.accessToken);
     assert.throws(() => rotated.decrypt(stored.key_id, stored.access_token, `${id}/mock/refresh`), 'bound to its column');
-    assert.throws(() => createTokenCipher([NEW_KEY]).decrypt(stored.key_id, stored.access_token, `${id}/mock/access`), 'NEW alone cannot open it');
+    assert.throws(
+      () => createTokenCipher([NEW_KEY]).decrypt(stored.key_id, stored.access_token, `${id}/mock/access`),
+      'NEW alone cannot open it',
+    );
 
     await expire(user);
     const res = await refresh(a, user); // NEW,OLD: opens the OLD row, writes under NEW
@@ -263,7 +300,8 @@ describe('Account connections across replicas', () => {
   it('When a connection is removed, then it needs the CSRF token, and is gone on every replica', async () => {
     const user = await signedIn(a);
     await connect(a, b, user);
-    const remove = (replica: ReplicaProcess, headers?: Record<string, string>) => user.sharingSessionWith(replica.url).request('DELETE', '/api/connections/mock', undefined, headers);
+    const remove = (replica: ReplicaProcess, headers?: Record<string, string>) =>
+      user.sharingSessionWith(replica.url).request('DELETE', '/api/connections/mock', undefined, headers);
     for (const token of ['', 'wrong']) {
       const res = await remove(b, { 'x-csrf-token': token });
       assert.equal(res.status, 403);
@@ -301,8 +339,17 @@ describe('Account connections across replicas', () => {
     await expire(user);
     const key = [NEW_KEY, OLD_KEY].map((k) => k.toString('base64')).join(',');
     const hang = await hangingServer(t);
-    const down = await startApp(t, databaseUrl, { ...mock.env(BASE_URL), CONNECTIONS_KEY: key, CONNECTIONS_MOCK_TOKEN_URL: `http://127.0.0.1:${await freePort()}/token` });
-    const slow = await startApp(t, databaseUrl, { ...mock.env(BASE_URL), CONNECTIONS_KEY: key, CONNECTIONS_MOCK_TOKEN_URL: `${hang}/token`, CONNECTIONS_TIMEOUT_MS: '500' });
+    const down = await startApp(t, databaseUrl, {
+      ...mock.env(BASE_URL),
+      CONNECTIONS_KEY: key,
+      CONNECTIONS_MOCK_TOKEN_URL: `http://127.0.0.1:${await freePort()}/token`,
+    });
+    const slow = await startApp(t, databaseUrl, {
+      ...mock.env(BASE_URL),
+      CONNECTIONS_KEY: key,
+      CONNECTIONS_MOCK_TOKEN_URL: `${hang}/token`,
+      CONNECTIONS_TIMEOUT_MS: '500',
+    });
     for (const app of [down, slow]) {
       const as = user.sharingSessionWith(app.url);
       const started = Date.now();
@@ -323,8 +370,15 @@ describe('Account connections across replicas', () => {
   it('When all of the above ran through replica C at trace level, then its log holds no token, code, state, client secret or key', async () => {
     const text = readFileSync(logFile, 'utf8');
     assert.match(text, /\/api\/connections\/mock\/callback\?code=\[redacted\]&state=\[redacted\]/, 'callbacks were logged, redacted');
-    const secrets = [...mock.issued.flatMap((i) => [i.accessToken, i.refreshToken]), ...mock.refreshGrants, mock.env(BASE_URL).CONNECTIONS_MOCK_CLIENT_SECRET, NEW_KEY.toString('base64'), OLD_KEY.toString('base64')];
-    for (const secret of secrets.filter((s): s is string => Boolean(s))) assert.ok(!text.includes(secret), `the log holds ${secret.slice(0, 8)}…`);
+    const secrets = [
+      ...mock.issued.flatMap((i) => [i.accessToken, i.refreshToken]),
+      ...mock.refreshGrants,
+      mock.env(BASE_URL).CONNECTIONS_MOCK_CLIENT_SECRET,
+      NEW_KEY.toString('base64'),
+      OLD_KEY.toString('base64'),
+    ];
+    for (const secret of secrets.filter((s): s is string => Boolean(s)))
+      assert.ok(!text.includes(secret), `the log holds ${secret.slice(0, 8)}…`);
   });
 });
 

@@ -90,7 +90,11 @@ describe('Session cookie behind nginx', () => {
 
   it('When TLS ends at a proxy in front of an nginx configured to trust it, and that proxy sends X-Forwarded-Proto: https, then the app sees https and the cookie is Secure', async () => {
     const client = new HttpClient(behindProxy.url);
-    const res = await client.post('/api/register', { username: uniqueName('ingress'), password: PASSWORD }, { 'x-forwarded-proto': 'https' });
+    const res = await client.post(
+      '/api/register',
+      { username: uniqueName('ingress'), password: PASSWORD },
+      { 'x-forwarded-proto': 'https' },
+    );
     assert.equal(res.status, 201);
     assert.match(sessionCookie(res.headers.getSetCookie()), /; Secure(;|$)/);
     assert.equal((await client.get('/api/me', { 'x-forwarded-proto': 'https' })).status, 200);
@@ -99,7 +103,11 @@ describe('Session cookie behind nginx', () => {
   it('When the nginx that trusts its front proxy gets X-Forwarded-Proto: http, none, or anything but http/https, then the cookie is not Secure (its own scheme)', async () => {
     for (const proto of ['http', undefined, 'https, http', 'ftp']) {
       const headers: Record<string, string> = proto === undefined ? {} : { 'x-forwarded-proto': proto };
-      const res = await new HttpClient(behindProxy.url).post('/api/register', { username: uniqueName('front'), password: PASSWORD }, headers);
+      const res = await new HttpClient(behindProxy.url).post(
+        '/api/register',
+        { username: uniqueName('front'), password: PASSWORD },
+        headers,
+      );
       assert.equal(res.status, 201, String(proto));
       assert.doesNotMatch(sessionCookie(res.headers.getSetCookie()), /Secure/, String(proto));
     }

@@ -39,7 +39,9 @@ function formBodies(fields: Record<string, string>): Array<{ type: string; body:
     { type: 'application/x-www-form-urlencoded', body: new URLSearchParams(fields).toString() },
     {
       type: `multipart/form-data; boundary=${boundary}`,
-      body: `${Object.entries(fields).map(([k, v]) => `--${boundary}\r\nContent-Disposition: form-data; name="${k}"\r\n\r\n${v}\r\n`).join('')}--${boundary}--\r\n`,
+      body: `${Object.entries(fields)
+        .map(([k, v]) => `--${boundary}\r\nContent-Disposition: form-data; name="${k}"\r\n\r\n${v}\r\n`)
+        .join('')}--${boundary}--\r\n`,
     },
   ];
 }
@@ -106,7 +108,12 @@ describe('Security headers (helmet)', () => {
     it(`When ${path} is served, then it carries CSP, anti-framing, nosniff and a strict Referrer-Policy`, async () => {
       const res = await new HttpClient(replica.url).get(path);
       const csp = res.headers.get('content-security-policy') ?? '';
-      const directives = new Map(csp.split(';').map((d) => d.trim().split(/\s+/)).map(([name, ...values]) => [name, values.join(' ')]));
+      const directives = new Map(
+        csp
+          .split(';')
+          .map((d) => d.trim().split(/\s+/))
+          .map(([name, ...values]) => [name, values.join(' ')]),
+      );
       assert.equal(directives.get('default-src'), "'self'");
       assert.equal(directives.get('script-src'), "'self'", 'no inline scripts');
       assert.equal(directives.get('object-src'), "'none'");

@@ -160,7 +160,10 @@ describe('Database TLS', () => {
   });
 
   it('When verify-full connects by a name the certificate does not carry, then the replica stops with one line naming the mismatch', async (t) => {
-    const line = await startupError(t, replicaEnv(withHost(postgres.url, 'localhost'), { DATABASE_SSL: 'verify-full', DATABASE_SSL_CA: ca.cert }));
+    const line = await startupError(
+      t,
+      replicaEnv(withHost(postgres.url, 'localhost'), { DATABASE_SSL: 'verify-full', DATABASE_SSL_CA: ca.cert }),
+    );
     assert.match(line, /^Cannot use the database at startup: Hostname\/IP does not match certificate's altnames: Host: localhost\. /);
   });
 });

@@ -22,7 +22,15 @@ import { SessionEndedError } from '../../app/session-store.js';
 import type { ReplicaProcess } from '../../infra/replica.js';
 import { HttpClient, PASSWORD, uniqueName } from '../helpers/http-client.js';
 import { sessionIdOf } from '../helpers/cookies.js';
-import { inFlight, savingRequest, sessionDelete, sessionWrite, startRaceCluster, type RaceCluster, type SessionGate } from '../helpers/session-gate.js';
+import {
+  inFlight,
+  savingRequest,
+  sessionDelete,
+  sessionWrite,
+  startRaceCluster,
+  type RaceCluster,
+  type SessionGate,
+} from '../helpers/session-gate.js';
 
 const GATE = 6_006; // advisory lock key; the database belongs to this file
 
@@ -52,7 +60,9 @@ async function loggedIn(): Promise<{ client: HttpClient; username: string }> {
 const startSignIn = (replica: ReplicaProcess, client: HttpClient) => savingRequest(replica.url, client.cookieHeader);
 
 const logOut = (replica: ReplicaProcess, client: HttpClient) =>
-  inFlight(fetch(`${replica.url}/api/logout`, { method: 'POST', headers: { cookie: client.cookieHeader, 'x-csrf-token': client.csrfToken } }));
+  inFlight(
+    fetch(`${replica.url}/api/logout`, { method: 'POST', headers: { cookie: client.cookieHeader, 'x-csrf-token': client.csrfToken } }),
+  );
 
 async function assertLoggedOutEverywhere(client: HttpClient): Promise<void> {
   for (const replica of replicas) {
@@ -69,13 +79,20 @@ describe('Final logout across replicas', () => {
     const { client, username } = await loggedIn();
     const [a, b] = replicas;
     // Park replica A's save of this user's session with the pending sign-in in it.
-    const gate = await parkSessionStatements(t, 'INSERT OR UPDATE', `NEW.sess->'oidc' IS NOT NULL AND NEW.sess->'user'->>'username' = ${admin.escapeLiteral(username)}`);
+    const gate = await parkSessionStatements(
+      t,
+      'INSERT OR UPDATE',
+      `NEW.sess->'oidc' IS NOT NULL AND NEW.sess->'user'->>'username' = ${admin.escapeLiteral(username)}`,
+    );
     const signIn = startSignIn(a!, client);
     await until("A's save is parked", async () => (await waiting()).some((w) => sessionWrite.test(w)));
 
     const logout = logOut(b!, client);
     // The logout either finishes while A's save is parked, or queues behind it (A's UPDATE holds the row's lock).
-    await until('the logout has answered or waits behind the save', async () => logout.answered() || (await waiting()).some((w) => sessionDelete.test(w)));
+    await until(
+      'the logout has answered or waits behind the save',
+      async () => logout.answered() || (await waiting()).some((w) => sessionDelete.test(w)),
+    );
     t.diagnostic(logout.answered() ? 'the logout answered while the save was parked' : 'the logout waited for the save in flight');
     await gate.open();
 
@@ -95,7 +112,9 @@ describe('Final logout across replicas', () => {
 
     // A loads the session (still there for it), then its save waits for the DELETE to commit or roll back.
     const signIn = startSignIn(a!, client);
-    await until("A's save waits for the logout's DELETE", async () => (await waiting()).some((w) => /^transactionid /.test(w) && sessionWrite.test(w)));
+    await until("A's save waits for the logout's DELETE", async () =>
+      (await waiting()).some((w) => /^transactionid /.test(w) && sessionWrite.test(w)),
+    );
     await gate.open();
 
     assert.equal((await logout.reply).status, 204);
@@ -118,7 +137,10 @@ describe('Final logout across replicas', () => {
       new Promise<unknown>((resolve, reject) => fn((err, value) => (err ? reject(err) : resolve(value))));
     const rows = async (sid: string) => (await admin.query('SELECT sess FROM session WHERE sid = $1', [sid])).rows;
     const sid = randomBytes(16).toString('hex');
-    const data = { cookie: { originalMaxAge: 3_600_000, expires: new Date(Date.now() + 3_600_000).toISOString(), httpOnly: true, path: '/' }, step: 1 };
+    const data = {
+      cookie: { originalMaxAge: 3_600_000, expires: new Date(Date.now() + 3_600_000).toISOString(), httpOnly: true, path: '/' },
+      step: 1,
+    };
 
     await call((done) => store.set(sid, data as unknown as SessionData, done)); // a new session: inserted
     const loaded = (await call((done) => store.load(sid, done))) as SessionData & { step: number; save(cb: (err?: unknown) => void): void };
@@ -128,7 +150,10 @@ describe('Final logout across replicas', () => {
 
     await call((done) => store.destroy(sid, done)); // the logout, as another replica would do it
     loaded.step = 3;
-    await assert.rejects(call((done) => loaded.save(done)), SessionEndedError);
+    await assert.rejects(
+      call((done) => loaded.save(done)),
+      SessionEndedError,
+    );
     assert.deepEqual(await rows(sid), [], 'not inserted again');
   });
 });

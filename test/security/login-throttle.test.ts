@@ -92,9 +92,7 @@ describe('Login throttling across replicas', () => {
 
   it('When many wrong passwords for one name arrive at once on all replicas, then at most the limit are checked', async () => {
     const urls = replicaUrls();
-    const burst = await Promise.all(
-      Array.from({ length: 30 }, (_, i) => login(urls[i % urls.length]!, username, `wrong password ${i}`)),
-    );
+    const burst = await Promise.all(Array.from({ length: 30 }, (_, i) => login(urls[i % urls.length]!, username, `wrong password ${i}`)));
     const statuses = burst.map((r) => r.status);
     // Fewer than the limit, even none, when attempts see each other's rows before any is refused: the safe side.
     const checked = statuses.filter((s) => s === 401).length;

@@ -28,7 +28,10 @@ before(async () => {
   databaseUrl = await migratedDatabase();
   db = new pg.Pool({ connectionString: databaseUrl, max: 1 });
   const start = async (extra: NodeJS.ProcessEnv) =>
-    startReplica({ port: await freePort(), env: replicaEnv(databaseUrl, { PASSWORD_SCRYPT_COST: '1024', ...mock.env(REDIRECT_URL), ...extra }) });
+    startReplica({
+      port: await freePort(),
+      env: replicaEnv(databaseUrl, { PASSWORD_SCRYPT_COST: '1024', ...mock.env(REDIRECT_URL), ...extra }),
+    });
   const memoryEnv = { NODE_ENV: 'development', SESSION_STORE: 'memory' };
   const all = await Promise.all([start({}), start({}), start({}), start(memoryEnv), start(memoryEnv)]);
   shared = all.slice(0, 3);
@@ -42,7 +45,11 @@ after(async () => {
 });
 
 /** The session cookie (`sid=...`) a response sets, if any. */
-const setCookie = (res: Response) => res.headers.getSetCookie().find((c) => c.startsWith('sid='))?.split(';')[0];
+const setCookie = (res: Response) =>
+  res.headers
+    .getSetCookie()
+    .find((c) => c.startsWith('sid='))
+    ?.split(';')[0];
 const get = (url: string, cookie?: string) => fetch(url, { redirect: 'manual', headers: cookie ? { cookie } : {} });
 
 /** GET /api/oidc/login on `replica`: the provider URL it redirects to and the cookie of the pending sign-in. */
@@ -62,7 +69,8 @@ async function atProvider(authorizeUrl: URL): Promise<URL> {
 }
 
 /** Delivers the callback to `replica`, as nginx would. */
-const callback = (replica: ReplicaProcess, callbackUrl: URL, cookie?: string) => get(`${replica.url}${callbackUrl.pathname}${callbackUrl.search}`, cookie);
+const callback = (replica: ReplicaProcess, callbackUrl: URL, cookie?: string) =>
+  get(`${replica.url}${callbackUrl.pathname}${callbackUrl.search}`, cookie);
 
 async function signIn(startOn: ReplicaProcess, returnTo: ReplicaProcess): Promise<string> {
   const { authorizeUrl, cookie } = await begin(startOn);
@@ -116,7 +124,10 @@ describe('OIDC sign-in across replicas', () => {
       assert.equal(res.body.user.username, name);
       assert.match(res.body.csrfToken, /^[\w-]{40,}$/);
     }
-    const { rows } = await db.query('SELECT u.username FROM user_identities i JOIN users u ON u.id = i.user_id WHERE i.issuer = $1 AND i.subject = $2', [mock.issuerUrl, sub]);
+    const { rows } = await db.query(
+      'SELECT u.username FROM user_identities i JOIN users u ON u.id = i.user_id WHERE i.issuer = $1 AND i.subject = $2',
+      [mock.issuerUrl, sub],
+    );
     assert.deepEqual(rows, [{ username: name }]);
   });
 
@@ -166,7 +177,7 @@ describe('OIDC sign-in across replicas', () => {
     assert.deepEqual(await res.json(), { error: 'sign-in failed at the provider: access_denied' });
   });
 
-  it('When sessions live in each replica\'s memory, then a sign-in that returns to another replica fails: the reason for a shared store', async () => {
+  it("When sessions live in each replica's memory, then a sign-in that returns to another replica fails: the reason for a shared store", async () => {
     mock.signInAs({ sub: uniqueName('sub'), preferred_username: uniqueName('mem') });
     const [m1, m2] = memory;
     const { authorizeUrl, cookie } = await begin(m1!);
@@ -180,7 +191,10 @@ describe('OIDC sign-in across replicas', () => {
 
 describe('OIDC configuration', () => {
   it('When OIDC is configured, then /api/auth-options offers it; when not, it says so and /api/oidc/login is 404', async (t: TestContext) => {
-    assert.deepEqual(await (await get(`${shared[0]!.url}/api/auth-options`)).json(), { password: true, oidc: { loginUrl: '/api/oidc/login' } });
+    assert.deepEqual(await (await get(`${shared[0]!.url}/api/auth-options`)).json(), {
+      password: true,
+      oidc: { loginUrl: '/api/oidc/login' },
+    });
     const plain = await startApp(t, databaseUrl);
     assert.deepEqual(await (await get(`${plain.url}/api/auth-options`)).json(), { password: true, oidc: null });
     const res = await get(`${plain.url}/api/oidc/login`);
@@ -207,11 +221,26 @@ describe('OIDC configuration', () => {
         return (err as Error).message;
       }
     };
-    assert.equal(message({ OIDC_CLIENT_ID: 'x' }), 'Invalid configuration: OIDC_ISSUER_URL: is required with OIDC_CLIENT_ID (OIDC sign-in needs all four OIDC_* settings, or none)');
-    assert.equal(message({ ...all, OIDC_CLIENT_SECRET: '' }), 'Invalid configuration: OIDC_CLIENT_SECRET: is required with OIDC_ISSUER_URL (OIDC sign-in needs all four OIDC_* settings, or none)');
-    assert.equal(message({ ...all, OIDC_ISSUER_URL: 'http://idp.example.com' }), 'Invalid configuration: OIDC_ISSUER_URL: must be https (plain http only for a provider on 127.0.0.1 or localhost)');
-    assert.equal(message({ ...all, OIDC_REDIRECT_URL: 'https://app.example.com/callback' }), 'Invalid configuration: OIDC_REDIRECT_URL: must end in /api/oidc/callback, e.g. https://app.example.com/api/oidc/callback');
-    assert.equal(message({ ...all, OIDC_ISSUER_URL: 'accounts.google.com' }), 'Invalid configuration: OIDC_ISSUER_URL: must be an http(s) URL');
+    assert.equal(
+      message({ OIDC_CLIENT_ID: 'x' }),
+      'Invalid configuration: OIDC_ISSUER_URL: is required with OIDC_CLIENT_ID (OIDC sign-in needs all four OIDC_* settings, or none)',
+    );
+    assert.equal(
+      message({ ...all, OIDC_CLIENT_SECRET: '' }),
+      'Invalid configuration: OIDC_CLIENT_SECRET: is required with OIDC_ISSUER_URL (OIDC sign-in needs all four OIDC_* settings, or none)',
+    );
+    assert.equal(
+      message({ ...all, OIDC_ISSUER_URL: 'http://idp.example.com' }),
+      'Invalid configuration: OIDC_ISSUER_URL: must be https (plain http only for a provider on 127.0.0.1 or localhost)',
+    );
+    assert.equal(
+      message({ ...all, OIDC_REDIRECT_URL: 'https://app.example.com/callback' }),
+      'Invalid configuration: OIDC_REDIRECT_URL: must end in /api/oidc/callback, e.g. https://app.example.com/api/oidc/callback',
+    );
+    assert.equal(
+      message({ ...all, OIDC_ISSUER_URL: 'accounts.google.com' }),
+      'Invalid configuration: OIDC_ISSUER_URL: must be an http(s) URL',
+    );
     assert.equal(message({ ...all, OIDC_ISSUER_URL: 'https://accounts.google.com' }), 'accepted');
   });
 });

@@ -52,7 +52,10 @@ describe('Private metrics', () => {
       assert.match(text, /^# TYPE nodejs_heap_size_used_bytes gauge$/m);
       const instances = new Set([...text.matchAll(/instance="([^"]+)"/g)].map((m) => m[1]));
       assert.equal(instances.size, 1, 'one replica per metrics port');
-      served += [...text.matchAll(/^http_request_duration_seconds_count\{[^}]*route="\/api\/me"[^}]*\} (\d+)$/gm)].reduce((n, m) => n + Number(m[1]), 0);
+      served += [...text.matchAll(/^http_request_duration_seconds_count\{[^}]*route="\/api\/me"[^}]*\} (\d+)$/gm)].reduce(
+        (n, m) => n + Number(m[1]),
+        0,
+      );
     }
     assert.equal(served, 4, 'the requests through nginx are counted on the replicas that served them');
   });

@@ -21,7 +21,8 @@ let newOnly: ReplicaProcess; // SESSION_SECRET=NEW
 
 before(async () => {
   const databaseUrl = await migratedDatabase();
-  const start = async (secret: string) => startReplica({ port: await freePort(), env: replicaEnv(databaseUrl, { SESSION_SECRET: secret }) });
+  const start = async (secret: string) =>
+    startReplica({ port: await freePort(), env: replicaEnv(databaseUrl, { SESSION_SECRET: secret }) });
   [oldOnly, rotating, newOnly] = await Promise.all([start(OLD), start(`${NEW},${OLD}`), start(NEW)]);
   await Promise.all([oldOnly, rotating, newOnly].map((r) => waitForReady(r)));
 });

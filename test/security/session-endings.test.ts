@@ -11,7 +11,15 @@ import type { ReplicaProcess } from '../../infra/replica.js';
 import { HttpClient, PASSWORD, uniqueName } from '../helpers/http-client.js';
 import { sessionIdOf } from '../helpers/cookies.js';
 import { generatedSecret } from '../helpers/app-instance.js';
-import { inFlight, savingRequest, sessionDelete, sessionWrite, startRaceCluster, type RaceCluster, type SessionGate } from '../helpers/session-gate.js';
+import {
+  inFlight,
+  savingRequest,
+  sessionDelete,
+  sessionWrite,
+  startRaceCluster,
+  type RaceCluster,
+  type SessionGate,
+} from '../helpers/session-gate.js';
 import { runSessionsCli } from '../helpers/sessions-cli.js';
 
 const GATE = 6_016; // advisory lock key; the database belongs to this file
@@ -35,7 +43,10 @@ async function signedInOnEachReplica(): Promise<{ username: string; sessions: Ht
   const sessions: HttpClient[] = [];
   for (const [i, replica] of replicas.entries()) {
     const client = new HttpClient(replica.url);
-    const res = i === 0 ? await client.post('/api/register', { username, password: PASSWORD }) : await client.post('/api/login', { username, password: PASSWORD });
+    const res =
+      i === 0
+        ? await client.post('/api/register', { username, password: PASSWORD })
+        : await client.post('/api/login', { username, password: PASSWORD });
     assert.ok(res.status === 200 || res.status === 201, JSON.stringify(res.body));
     sessions.push(client);
   }
@@ -44,7 +55,8 @@ async function signedInOnEachReplica(): Promise<{ username: string; sessions: Ht
 }
 
 async function assertSignedInEverywhere(client: HttpClient): Promise<void> {
-  for (const replica of replicas) assert.equal((await client.sharingSessionWith(replica.url).get('/api/me')).status, 200, `signed in on ${replica.url}`);
+  for (const replica of replicas)
+    assert.equal((await client.sharingSessionWith(replica.url).get('/api/me')).status, 200, `signed in on ${replica.url}`);
 }
 
 async function assertEndedEverywhere(client: HttpClient): Promise<void> {
@@ -105,7 +117,13 @@ describe('Endings are final on every replica at once', () => {
 
 /** The endings whose DELETE can race a request in flight, each started from `keeper` on replica B. */
 const endings = {
-  'log out other devices': (keeper: HttpClient) => inFlight(fetch(`${replicas[1]!.url}/api/sessions/end-others`, { method: 'POST', headers: { cookie: keeper.cookieHeader, 'x-csrf-token': keeper.csrfToken } })),
+  'log out other devices': (keeper: HttpClient) =>
+    inFlight(
+      fetch(`${replicas[1]!.url}/api/sessions/end-others`, {
+        method: 'POST',
+        headers: { cookie: keeper.cookieHeader, 'x-csrf-token': keeper.csrfToken },
+      }),
+    ),
   'a password change': (keeper: HttpClient) =>
     inFlight(
       fetch(`${replicas[1]!.url}/api/password`, {
@@ -136,7 +154,9 @@ describe('A request in flight cannot bring an ended session back', () => {
 
       // Replica A loads the session (still there for it), then its save waits for the DELETE to commit or roll back.
       const save = savingRequest(replicas[0]!.url, target.cookieHeader);
-      await gate.until("A's save waits for the ending's DELETE", async () => (await gate.waiting()).some((w) => /^transactionid /.test(w) && sessionWrite.test(w)));
+      await gate.until("A's save waits for the ending's DELETE", async () =>
+        (await gate.waiting()).some((w) => /^transactionid /.test(w) && sessionWrite.test(w)),
+      );
       await parked.open();
 
       assert.equal((await ending.reply).status, 200, (await ending.reply).text);
@@ -157,7 +177,10 @@ describe('A request in flight cannot bring an ended session back', () => {
 
       const ending = end(keeper, username);
       // The ending waits for the save's row lock, then deletes the saved row.
-      await gate.until('the ending waits behind the save', async () => ending.answered() || (await gate.waiting()).some((w) => sessionDelete.test(w)));
+      await gate.until(
+        'the ending waits behind the save',
+        async () => ending.answered() || (await gate.waiting()).some((w) => sessionDelete.test(w)),
+      );
       await parked.open();
 
       assert.equal((await ending.reply).status, 200, (await ending.reply).text);
@@ -182,14 +205,20 @@ describe('A login with the old password cannot outlive a password change', () =>
     let answered = false;
     const attempt = login.post('/api/login', { username, password: PASSWORD }).finally(() => (answered = true));
     // Without the check after the save, the login answers here, signed in with the old password.
-    await gate.until("the login's check of the hash waits for the change", async () => answered || (await gate.waiting()).some((w) => /FOR SHARE/.test(w)));
+    await gate.until(
+      "the login's check of the hash waits for the change",
+      async () => answered || (await gate.waiting()).some((w) => /FOR SHARE/.test(w)),
+    );
     await parked.open();
 
     assert.equal((await change.reply).status, 200);
     const res = await attempt;
     assert.equal(res.status, 401, JSON.stringify(res.body));
     assert.equal(login.cookies.size, 0, 'no session cookie');
-    const { rows } = await admin.query(`SELECT count(*)::int AS n FROM session WHERE user_id = (SELECT id FROM users WHERE username = $1)`, [username]);
+    const { rows } = await admin.query(
+      `SELECT count(*)::int AS n FROM session WHERE user_id = (SELECT id FROM users WHERE username = $1)`,
+      [username],
+    );
     assert.equal(rows[0].n, 1, "only the change's own new session");
   });
 });

@@ -110,7 +110,11 @@ describe('Session size cap', () => {
     const username = uniqueName('size');
     assert.equal((await client.post('/api/register', { username, password: PASSWORD })).status, 201);
     const row = async () =>
-      (await db.query(`SELECT xmin::text, sess, octet_length(sess::text) AS bytes FROM session WHERE sess->'user'->>'username' = $1`, [username])).rows[0];
+      (
+        await db.query(`SELECT xmin::text, sess, octet_length(sess::text) AS bytes FROM session WHERE sess->'user'->>'username' = $1`, [
+          username,
+        ])
+      ).rows[0];
     const before = await row();
 
     // A cap the signed-in session fits under, but not with a sign-in pending in it (state, nonce and verifier: ~180 bytes).
