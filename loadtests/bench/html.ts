@@ -1,34 +1,9 @@
-/** The bench report as one self-contained HTML page: inline CSS and SVG, no script, nothing fetched. */
+/** The bench report as one self-contained page (../report/page.ts): targets, charts side by side, then the tables. */
+import { barChart, renderChart, type Bar } from '../report/chart.js';
 import { escapeHtml as h } from '../report/escape.js';
-import { renderChart } from '../report/svg-chart.js';
-import { barChart, type Bar } from './bars.js';
+import { card, fmt, notes, num, page, table } from '../report/page.js';
 import type { BenchRecord, BenchSummary, RunSummary } from './summary.js';
 import { databaseOf, VARIANTS } from './variants.js';
-
-const CSS = `
-body{font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#1a202c;margin:0;background:#f7fafc}
-main{max-width:1180px;margin:0 auto;padding:24px}
-h1{font-size:26px;margin:0 0 6px}h2{font-size:20px;margin:0 0 10px}h3{font-size:16px;margin:8px 0 0}
-.meta{color:#4a5568;font-size:13px}.meta code{background:#edf2f7;padding:1px 4px;border-radius:3px}
-section{background:#fff;border:1px solid #e2e8f0;border-radius:8px;padding:16px 20px;margin:16px 0}
-.targets{display:grid;grid-template-columns:repeat(auto-fill,minmax(260px,1fr));gap:10px}
-.target{border:1px solid #e2e8f0;border-left:6px solid #a0aec0;border-radius:6px;padding:8px 12px}
-.target.met{border-left-color:#38a169}.target.missed{border-left-color:#e53e3e}
-.target .v{font-size:19px;font-weight:700}.target .n{font-size:13px;color:#4a5568}
-.target .s{font-size:12px;font-weight:700;text-transform:uppercase}.met .s{color:#2f855a}.missed .s{color:#c53030}
-.chart{margin:0 0 18px}.chart figcaption{font-weight:600;font-size:15px;margin-bottom:4px}.chart .unit{font-weight:400;color:#4a5568}
-.chart svg{width:100%;height:auto;font-size:13px;fill:#4a5568}
-.chart .grid{stroke:#edf2f7}.chart .axis-line{stroke:#a0aec0}.chart .axis{font-size:12px;fill:#2d3748}
-.chart .label{font-size:14px;fill:#1a202c;font-weight:600}.chart .note{font-size:13px;fill:#2d3748}
-.charts2{display:grid;grid-template-columns:repeat(auto-fit,minmax(480px,1fr));gap:14px}
-.legend{font-size:12px;color:#2d3748}.key{margin-right:12px;white-space:nowrap}
-.key i{display:inline-block;width:12px;height:12px;border-radius:2px;margin-right:4px;vertical-align:-1px}
-table{border-collapse:collapse;margin:6px 0 12px;font-size:13px;width:100%}
-caption{text-align:left;font-weight:600;padding:4px 0}
-th,td{border-bottom:1px solid #e2e8f0;padding:4px 8px;text-align:left;vertical-align:top}
-th{background:#f7fafc}td.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
-td code{font-size:12px}.notes{color:#4a5568;font-size:13px;padding-left:18px}
-`;
 
 const COLORS: Record<string, string> = {
   memory: '#718096',
@@ -48,9 +23,7 @@ const CONTENDERS = ['memory', 'project-1', 'redis-1', 'pg-defaults', 'project', 
 const CPU_COLORS = { replicas: '#2b6cb0', postgres: '#805ad5', redis: '#c53030', nginx: '#38a169', loadGenerator: '#a0aec0' };
 const CPU_NAMES = { replicas: 'app replicas', postgres: 'PostgreSQL', redis: 'Redis', nginx: 'nginx', loadGenerator: 'load generator' };
 
-const fmt = (n: number | undefined, digits = 2) => (n === undefined ? '–' : n.toLocaleString('en-US', { maximumFractionDigits: digits }));
 const times = (n: number | undefined) => (n === undefined ? '' : `${fmt(n)}×`);
-const num = (n: number | undefined, digits = 2) => `<td class="n">${fmt(n, digits)}</td>`;
 const isCeiling = (r: RunSummary) => r.run === 'pgbench' || r.run === 'nginx';
 
 function ratios(r: RunSummary, of: 'vsMemory' | 'vsRedis' | 'p99VsMemory'): string {
@@ -98,18 +71,7 @@ function charts(summary: BenchSummary): string {
   const memory = summary.runs.find((r) => r.run === 'memory');
   const redis = [summary.runs.find((r) => r.run === 'redis-1'), summary.runs.find((r) => r.run === 'redis')];
   const flat = (name: string, value: number | undefined, color: string) =>
-    value === undefined
-      ? []
-      : [
-          {
-            name,
-            points: [
-              [1, value],
-              [3, value],
-            ] as Array<[number, number]>,
-            color,
-          },
-        ];
+    value === undefined ? [] : [{ name, points: [1, 3].map((x): [number, number] => [x, value]), color }];
   const scalingChart = (title: string, y: string, key: 'requestsPerSecond' | 'p99') =>
     renderChart({
       title,
@@ -135,12 +97,8 @@ function charts(summary: BenchSummary): string {
 ${barChart('Throughput, median of the rounds', 'requests per second', throughput)}
 ${barChart('p99 latency, median of the rounds', 'milliseconds', p99)}
 ${barChart('CPU per 1,000 requests, by process', 'CPU seconds, all cores', cpu)}
-<div class="charts2">${scaling}${scalingP99}</div>
+<div class="charts">${scaling}${scalingP99}</div>
 ${ceiling.length ? barChart('Ceilings of this machine', 'per second', ceiling) : ''}</section>`;
-}
-
-function table(caption: string, head: string[], rows: string[]): string {
-  return `<table><caption>${h(caption)}</caption><thead><tr>${head.map((c) => `<th>${h(c)}</th>`).join('')}</tr></thead><tbody>${rows.join('')}</tbody></table>`;
 }
 
 function runsTables(summary: BenchSummary): string {
@@ -196,9 +154,7 @@ function bytesTable(record: BenchRecord): string {
       `<tr><td>Redis: used_memory growth per key for ${fmt(redis.copies, 0)} copies of the median session</td>${num(redis.usedMemoryPerSession, 0)}</tr>`,
     );
   }
-  return rows.length
-    ? `<section><h2>Bytes per stored session</h2><table><thead><tr><th>measure</th><th>bytes per session</th></tr></thead><tbody>${rows.join('')}</tbody></table></section>`
-    : '';
+  return rows.length ? `<section><h2>Bytes per stored session</h2>${table('', ['measure', 'bytes per session'], rows)}</section>` : '';
 }
 
 function profilesSection(record: BenchRecord): string {
@@ -218,7 +174,7 @@ ${table(
   p.topFunctions.slice(0, 12).map((x) => `<tr><td><code>${h(x.name)}</code></td>${pct(x.share)}</tr>`),
 )}</div>`,
   );
-  return `<section><h2>Where the replicas' CPU goes (V8 CPU profiles, idle excluded)</h2><div class="charts2">${blocks.join('')}</div></section>`;
+  return `<section><h2>Where the replicas' CPU goes (V8 CPU profiles, idle excluded)</h2><div class="charts">${blocks.join('')}</div></section>`;
 }
 
 function roundsTable(record: BenchRecord): string {
@@ -226,7 +182,9 @@ function roundsTable(record: BenchRecord): string {
     (r) =>
       `<tr><td class="n">${r.round}</td><td>${h(r.run)}</td><td class="n">${Math.round(r.othersCpuShare * 100)} %</td>${num(r.requestsPerSecond, 0)}${num(r.latencyMs.p50)}${num(r.latencyMs.p99)}${num(r.readP99)}${num(r.writeP99)}${num(r.errors, 0)}${num(r.requests, 0)}${num(r.writes, 0)}${num(r.writesSkipped, 0)}${num(r.pgStatements, 0)}${num(r.redisCommands, 0)}</tr>`,
   );
-  return `<section><h2>Every round as measured</h2><table><thead><tr><th>round</th><th>run</th><th>other processes' CPU</th><th>req/s</th><th>p50 ms</th><th>p99 ms</th><th>read p99</th><th>write p99</th><th>errors</th><th>requests</th><th>cart writes</th><th>writes skipped (full cart)</th><th>PG statements</th><th>Redis commands</th></tr></thead><tbody>${rows.join('')}</tbody></table></section>`;
+  const head = ['round', 'run', "other processes' CPU", 'req/s', 'p50 ms', 'p99 ms', 'read p99', 'write p99', 'errors', 'requests'];
+  head.push('cart writes', 'writes skipped (full cart)', 'PG statements', 'Redis commands');
+  return `<section><h2>Every round as measured</h2>${table('', head, rows)}</section>`;
 }
 
 /** How much CPU other work on the machine took during the measured runs: the figures are only as good as this is low. */
@@ -240,36 +198,28 @@ export function othersLine(record: BenchRecord): string {
 export function renderBenchHtml(record: BenchRecord, summary: BenchSummary): string {
   const m = record.machine;
   const o = record.options;
-  const targets = summary.targets
-    .map(
-      (t) =>
-        `<div class="target ${t.met ? 'met' : 'missed'}"><div class="s">${t.met ? 'met' : 'not met'}</div><div class="v">${h(t.value)}</div><div class="n">${h(t.name)}: goal ${h(t.goal)}</div></div>`,
-    )
-    .join('');
+  const targets = summary.targets.map((t) => card(h(t.value), t.name, t.goal, t.met)).join('');
   const versions = Object.entries(record.versions)
     .map(([k, v]) => `${h(k)} ${h(v)}`)
     .join(', ');
-  const variants = VARIANTS.map((v) => `<li><b>${h(v.label)}</b>: ${h(v.detail)}</li>`).join('');
-  return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
-<title>Session store benchmark ${h(record.startedAt)}</title><style>${CSS}</style></head>
-<body><main>
-<h1>Session stores side by side: MemoryStore, connect-pg-simple, this project, connect-redis</h1>
+  const variants = VARIANTS.map((v) => `<b>${h(v.label)}</b>: ${h(v.detail)}`);
+  const pgbench = `<b>pgbench -S</b>: ceiling of the same PostgreSQL: select-only, extended protocol, as many clients as the project's pools may open.`;
+  return page(
+    `Session store benchmark ${record.startedAt}`,
+    `<h1>Session stores side by side: MemoryStore, connect-pg-simple, this project, connect-redis</h1>
 <p class="meta">${h(record.startedAt)} · <code>${h(record.command)}</code><br>
 Machine: ${m.cpus} × ${h(m.cpuModel)}, ${m.memoryGB} GB, Node ${h(m.node)}; 1-minute load average ${m.loadBefore} before the bench, ${m.loadAfter ?? '?'} at the end
 (load generator, nginx, replicas, PostgreSQL and Redis share these cores). ${h(othersLine(record))}<br>
 Traffic: ${o.connections} keep-alive connections, ${fmt(o.sessions, 0)} logged-in sessions per variant, per session visit 9 × <code>GET /api/me</code> then 1 × <code>POST /api/cart</code>;
 ${o.rounds} interleaved rounds of ${o.duration} s per run after ${o.warmup} s of warm-up per fleet and ${o.runWarmup} s unrecorded before each run; PASSWORD_SCRYPT_COST=${o.scryptCost}, LOG_LEVEL=warn, NODE_ENV=production.<br>
 Versions: ${versions}</p>
-<section><h2>Targets for this project's configuration</h2><div class="targets">${targets || '<p>not computed (a run is missing)</p>'}</div></section>
+<section><h2>Targets for this project's configuration</h2><div class="cards">${targets || '<p>not computed (a run is missing)</p>'}</div></section>
 ${charts(summary)}
 ${runsTables(summary)}
 ${statementsTables(record)}
 ${bytesTable(record)}
 ${profilesSection(record)}
-<section><h2>Variants</h2><ul class="notes">${variants}<li><b>pgbench -S</b>: ceiling of the same PostgreSQL: select-only, extended protocol, as many clients as the project's pools may open.</li></ul>
-${record.notes.length ? `<ul class="notes">${record.notes.map((n) => `<li>${h(n)}</li>`).join('')}</ul>` : ''}</section>
-${roundsTable(record)}
-</main></body></html>
-`;
+<section><h2>Variants</h2>${notes([...variants, pgbench])}${notes(record.notes.map(h))}</section>
+${roundsTable(record)}`,
+  );
 }

@@ -1,6 +1,7 @@
 /** The result of one `npm run loadtest`: what ran, where, on what machine, and each scenario's result. */
 import { cpus, loadavg, totalmem } from 'node:os';
 import type { ScenarioOptions, ScenarioResult } from '../scenarios/types.js';
+import { fmt } from './page.js';
 
 export interface Machine {
   cpus: number;
@@ -42,6 +43,6 @@ export function machine(): Machine {
 }
 
 export function formatValue(value: number | string, unit?: string): string {
-  const text = typeof value === 'number' ? value.toLocaleString('en-US', { maximumFractionDigits: 2 }) : value;
+  const text = typeof value === 'number' ? fmt(value) : value;
   return unit ? `${text} ${unit}` : text;
 }
