@@ -1,7 +1,6 @@
 /** The bench report as one self-contained page (../report/page.ts): targets, charts side by side, then the tables. */
 import { barChart, renderChart, type Bar } from '../report/chart.js';
-import { escapeHtml as h } from '../report/escape.js';
-import { card, fmt, notes, num, page, table } from '../report/page.js';
+import { card, escapeHtml as h, fmt, notes, num, page, table } from '../report/page.js';
 import type { BenchRecord, BenchSummary, RunSummary } from './summary.js';
 import { databaseOf, VARIANTS } from './variants.js';
 
@@ -42,22 +41,23 @@ function ratios(r: RunSummary, of: 'vsMemory' | 'vsRedis' | 'p99VsMemory'): stri
 function charts(summary: BenchSummary): string {
   const contenders = summary.runs.filter((r) => CONTENDERS.includes(r.run));
   const ceilings = summary.runs.filter(isCeiling);
-  const throughput: Bar[] = contenders.map((r) => ({
-    label: r.label,
-    segments: [{ name: 'req/s', value: r.requestsPerSecond, color: COLORS[r.run]! }],
-    note: `${fmt(r.requestsPerSecond, 0)}${ratios(r, 'vsMemory')}`,
-  }));
-  const p99: Bar[] = contenders.map((r) => ({
-    label: r.label,
-    segments: [{ name: 'p99', value: r.p99, color: COLORS[r.run]! }],
-    note: `${fmt(r.p99)} ms (p50 ${fmt(r.p50)})${ratios(r, 'p99VsMemory')}`,
-  }));
-  const ceiling: Bar[] = ceilings.map((r) => ({
-    label: r.run === 'pgbench' ? 'pgbench -S (transactions/s)' : `${r.label} (req/s)`,
-    segments: [{ name: 'per second', value: r.requestsPerSecond, color: COLORS[r.run]! }],
-    note: `${fmt(r.requestsPerSecond, 0)}, p99 ${fmt(r.p99)} ms`,
-    muted: true,
-  }));
+  // One bar a run, in the run's colour.
+  const bar = (r: RunSummary, value: number, note: string, label = r.label): Bar => ({
+    label,
+    segments: [{ name: 'median', value, color: COLORS[r.run]! }],
+    note,
+    muted: isCeiling(r),
+  });
+  const throughput = contenders.map((r) => bar(r, r.requestsPerSecond, `${fmt(r.requestsPerSecond, 0)}${ratios(r, 'vsMemory')}`));
+  const p99 = contenders.map((r) => bar(r, r.p99, `${fmt(r.p99)} ms (p50 ${fmt(r.p50)})${ratios(r, 'p99VsMemory')}`));
+  const ceiling = ceilings.map((r) =>
+    bar(
+      r,
+      r.requestsPerSecond,
+      `${fmt(r.requestsPerSecond, 0)}, p99 ${fmt(r.p99)} ms`,
+      r.run === 'pgbench' ? 'pgbench -S (transactions/s)' : `${r.label} (req/s)`,
+    ),
+  );
   const cpu: Bar[] = summary.runs
     .filter((r) => CONTENDERS.includes(r.run) || r.run === 'nginx')
     .map((r) => ({

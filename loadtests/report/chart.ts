@@ -4,7 +4,7 @@
  * (barChart: the bench). No text runs past the SVG's edge: labels near an edge turn inwards, notes get room.
  */
 import type { Chart } from '../scenarios/types.js';
-import { escapeHtml as h } from './escape.js';
+import { escapeHtml as h } from './page.js';
 
 /** About `count` round tick values (1, 2 or 5 times a power of ten) from 0 or `min` up to at least `max`. */
 function ticks(min: number, max: number, count = 5): number[] {
@@ -21,14 +21,7 @@ function ticks(min: number, max: number, count = 5): number[] {
 const tickLabel = (v: number) => (Math.abs(v) >= 10_000 ? `${v / 1000}k` : String(Number(v.toFixed(2))));
 
 /** The frame every chart shares: caption (with its unit), the SVG, and a legend when there is one. */
-function figure(
-  title: string,
-  unit: string | undefined,
-  size: [number, number],
-  parts: string[],
-  keys: Array<[string, string]>,
-  kind: string,
-) {
+function figure(title: string, unit: string | undefined, size: number[], kind: string, parts: string[], keys: Array<[string, string]>) {
   const u = unit ? ` <span class="unit">(${h(unit)})</span>` : '';
   const legend = keys.length
     ? `<div class="legend">${keys.map(([name, color]) => `<span class="key"><i style="background:${color}"></i>${h(name)}</span>`).join(' ')}</div>`
@@ -108,7 +101,7 @@ export function renderChart(chart: Chart): string {
   });
   parts.push(`<line x1="${M.left}" x2="${W - M.right}" y1="${py(0)}" y2="${py(0)}" class="axis-line"/>`);
   const keys = chart.series.map((s): [string, string] => [s.name, s.color ?? '#2d3748']);
-  return figure(chart.title, undefined, [W, H], parts, keys, 'lines');
+  return figure(chart.title, undefined, [W, H], 'lines', parts, keys);
 }
 
 export interface Segment {
@@ -167,7 +160,7 @@ export function barChart(title: string, unit: string, bars: Bar[]): string {
     parts.push(`<text x="${(x(at) + 6).toFixed(1)}" y="${y + ROW / 2 + 5}" class="note">${h(bar.note)}</text>`);
   });
   parts.push(`<line x1="${left}" x2="${left}" y1="${TOP}" y2="${height - AXIS}" class="axis-line"/>`);
-  // One bar colour per row needs no legend; stacked segments do.
+  // Stacked segments need a legend; one segment a bar is named by the bar's label.
   const keys = [...new Map(bars.flatMap((b) => b.segments).map((s) => [s.name, s.color])).entries()];
-  return figure(title, unit, [BARS_W, height], parts, keys.length > 1 ? keys : [], 'hbars');
+  return figure(title, unit, [BARS_W, height], 'hbars', parts, bars.some((b) => b.segments.length > 1) ? keys : []);
 }

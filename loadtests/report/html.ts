@@ -1,8 +1,7 @@
 /** The load-test report as one self-contained page (./page.ts): a summary table, then each scenario's figures, charts and tables. */
 import type { Figure, ScenarioResult, Table } from '../scenarios/types.js';
 import { renderChart } from './chart.js';
-import { escapeHtml as h } from './escape.js';
-import { card, notes, page, table } from './page.js';
+import { card, escapeHtml as h, notes, page, table } from './page.js';
 import { formatValue, type Report } from './report.js';
 
 function figureCard(f: Figure): string {

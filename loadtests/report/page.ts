@@ -1,5 +1,7 @@
 /** The one page style of both reports (load test and bench): one self-contained HTML page, inline CSS, no script, nothing fetched. */
-import { escapeHtml as h } from './escape.js';
+/** Text into HTML (element content and quoted attributes). */
+export const escapeHtml = (text: string) => text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+const h = escapeHtml;
 
 const CSS = `
 body{font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#1a202c;margin:0;background:#f7fafc}
