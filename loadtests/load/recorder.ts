@@ -1,5 +1,5 @@
 /** Everything a load run observed: per-second timeline, failures by kind and by request, replicas that answered. */
-import { percentile } from '../stats.js';
+import { latencySummary, percentile, type Latency } from '../stats.js';
 
 export interface Second {
   /** Seconds since the load started (bucket start). */
@@ -29,6 +29,8 @@ export interface RecorderSummary {
   /** Responses per X-Instance value. */
   instances: Record<string, number>;
   timeline: Second[];
+  /** Over every response of the run, by the same nearest-rank percentile as the timeline (autocannon's histogram is not used). */
+  latencyMs: Latency;
   /** First failures, for the report (time, request, kind, detail). */
   examples: Array<{ t: number; request: string; kind: string; detail: string }>;
 }
@@ -115,6 +117,7 @@ export class Recorder {
       sessionsLost: this.lostUsers.size,
       instances: Object.fromEntries([...this.instances].sort(([a], [b]) => a.localeCompare(b))),
       timeline,
+      latencyMs: latencySummary(this.seconds.flatMap((s) => s.latencies).sort((a, b) => a - b)),
       examples: this.examples,
     };
   }

@@ -7,12 +7,11 @@ import type { VirtualUser } from '../users.js';
 import { fixKeepAlive } from './keep-alive-fix.js';
 import { Recorder, type RecorderSummary } from './recorder.js';
 import { userTraffic } from './traffic.js';
-import { round, type Latency } from '../stats.js';
+import { round } from '../stats.js';
 
 export interface LoadResult extends RecorderSummary {
   seconds: number;
   requestsPerSecond: number;
-  latencyMs: Latency;
 }
 
 export interface Load {
@@ -40,7 +39,6 @@ export function startLoad({ url, users, maxSeconds }: LoadOptions): Load {
     ...recorder.summary(),
     seconds: result.duration,
     requestsPerSecond: round(recorder.totals.requests / Math.max(result.duration, 0.001), 0),
-    latencyMs: { p50: result.latency.p50, p90: result.latency.p90, p99: result.latency.p99, max: result.latency.max },
   });
   let instance!: autocannon.Instance;
   const done = new Promise<LoadResult>((resolve, reject) => {
