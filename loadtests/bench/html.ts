@@ -3,6 +3,7 @@ import { barChart, renderChart, type Bar } from '../report/chart.js';
 import { card, escapeHtml as h, fmt, notes, num, page, table } from '../report/page.js';
 import type { BenchRecord, BenchSummary, RunSummary } from './summary.js';
 import { databaseOf, VARIANTS } from './variants.js';
+import { percentile } from '../stats.js';
 
 const COLORS: Record<string, string> = {
   memory: '#718096',
@@ -192,7 +193,7 @@ export function othersLine(record: BenchRecord): string {
   const shares = record.runs.map((r) => r.othersCpuShare).sort((a, b) => a - b);
   if (shares.length === 0) return '';
   const pct = (n: number) => `${Math.round(n * 100)} %`;
-  return `Processes outside the bench used ${pct(shares[Math.floor(shares.length / 2)]!)} of the machine's CPU during a median run (at most ${pct(shares.at(-1)!)}).`;
+  return `Processes outside the bench used ${pct(percentile(shares, 50))} of the machine's CPU during a median run (at most ${pct(shares.at(-1)!)}).`;
 }
 
 export function renderBenchHtml(record: BenchRecord, summary: BenchSummary): string {
