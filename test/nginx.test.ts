@@ -1,15 +1,13 @@
 /** The real nginx (Debian's 1.22 locally) in front of tiny node:http replicas, configured from the top-level nginx.conf. */
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { createServer as createNetServer, type AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
-import { ensureNginx, startNginx, type NginxHandle } from '../infra/nginx.js';
-import { renderMainConf, renderSiteConf, trustFrontProxy, type Upstream } from '../infra/nginx-config.js';
+import { startNginx, type NginxHandle } from '../infra/nginx.js';
+import { renderSiteConf, trustFrontProxy, type Upstream } from '../infra/nginx-config.js';
+import { nginxCheck } from './helpers/nginx-check.js';
 
 const template = await readFile(new URL('../nginx.conf', import.meta.url), 'utf8');
 
@@ -58,27 +56,11 @@ async function startProxy(t: TestContext, upstreams: Upstream[]): Promise<NginxH
 }
 
 test('When rendered for the local cluster, nginx.conf passes nginx -t', async (t) => {
-  const bin = await ensureNginx();
-  const runDir = await mkdtemp(join(tmpdir(), 'nginx-test-'));
-  t.after(() => rm(runDir, { recursive: true, force: true }));
-  const siteConfPath = join(runDir, 'site.conf');
   const site = renderSiteConf(template, {
     listen: '127.0.0.1:18080',
     upstreams: [{ address: '127.0.0.1:3001' }, { address: '127.0.0.1:3002', down: true }],
   });
-  await writeFile(siteConfPath, site);
-  await writeFile(join(runDir, 'nginx.conf'), renderMainConf({ runDir, siteConfPath }));
-
-  const { stderr } = await promisify(execFile)(bin, [
-    '-t',
-    '-p',
-    runDir,
-    '-e',
-    join(runDir, 'error.log'),
-    '-c',
-    join(runDir, 'nginx.conf'),
-  ]);
-  assert.match(stderr, /test is successful/);
+  assert.match(await nginxCheck(t, site), /test is successful/);
   // Only the marked blocks change: the compose form is gone, everything else is the shipped file.
   assert.doesNotMatch(site, /^\s*resolver |server app:3000/m);
   assert.match(site, /server 127\.0\.0\.1:3002 down max_fails=1 fail_timeout=2s;/);
