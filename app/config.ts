@@ -6,6 +6,7 @@ import { hostname } from 'node:os';
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { publishedSecret } from './published-secrets.js';
+import { commaList } from './comma-list.js';
 import { connectionsEnvVars, readConnections, type ConnectionsConfig } from './connections/settings.js';
 
 export class ConfigError extends Error {
@@ -87,7 +88,7 @@ const schema = z
   })
   .superRefine((env, ctx) => {
     const production = env.NODE_ENV === 'production';
-    const secrets = splitSecrets(env.SESSION_SECRET);
+    const secrets = commaList(env.SESSION_SECRET);
     if (production && secrets.length === 0) {
       ctx.addIssue({ code: 'custom', path: ['SESSION_SECRET'], message: 'is required in production' });
     }
@@ -215,13 +216,6 @@ export interface Config {
   warnings: string[];
 }
 
-function splitSecrets(value: string | undefined): string[] {
-  return (value ?? '')
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean);
-}
-
 /** sslmode in DATABASE_URL is honoured as the default, then removed so pg does not apply its own reading. */
 function splitSslMode(url: string): { url: string; sslmode?: string } {
   const parsed = new URL(url);
@@ -290,7 +284,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
   const published = env.NODE_ENV === 'production' ? publishedSecret(raw) : undefined;
   if (published) throw new ConfigError(`Invalid configuration: ${published}`);
   const warnings: string[] = [];
-  let secrets = splitSecrets(env.SESSION_SECRET);
+  let secrets = commaList(env.SESSION_SECRET);
   if (secrets.length === 0) {
     secrets = [DEV_SECRET];
     warnings.push('SESSION_SECRET is not set: using a fixed development secret (refused in production)');

@@ -3,6 +3,7 @@
  * read them, so production refuses them. test/published-secrets.test.ts scans the tracked files and fails when a
  * secret setting there is given a value missing from this list.
  */
+import { commaList } from './comma-list.js';
 const PUBLISHED = new Set([
   // k8s/10-secrets.example.yaml (applied by `kubectl apply -f k8s` until it was removed)
   'example-only-session-secret-replace-me-0123456789',
@@ -35,14 +36,12 @@ function secretsIn(env: NodeJS.ProcessEnv): [setting: string, value: string | un
   let urlPassword: string | undefined;
   if (env.DATABASE_URL && URL.canParse(env.DATABASE_URL)) urlPassword = decodeURIComponent(new URL(env.DATABASE_URL).password);
   return [
-    ...(env.SESSION_SECRET ?? '').split(',').map((s): [string, string, string] => ['SESSION_SECRET', s.trim(), GENERATE.secret]),
+    ...commaList(env.SESSION_SECRET).map((s): [string, string, string] => ['SESSION_SECRET', s, GENERATE.secret]),
     ['DATABASE_URL', urlPassword, GENERATE.password],
     ['PGPASSWORD', env.PGPASSWORD, GENERATE.password],
     ['SUPABASE_DB_PASSWORD', env.SUPABASE_DB_PASSWORD, GENERATE.password],
     ['OIDC_CLIENT_SECRET', env.OIDC_CLIENT_SECRET, 'the secret your provider issued for this client'],
-    ...(env.CONNECTIONS_KEY ?? '')
-      .split(',')
-      .map((s): [string, string, string] => ['CONNECTIONS_KEY', s.trim(), 'openssl rand -base64 32']),
+    ...commaList(env.CONNECTIONS_KEY).map((s): [string, string, string] => ['CONNECTIONS_KEY', s, 'openssl rand -base64 32']),
     ...Object.keys(env)
       .filter((name) => /^CONNECTIONS_[A-Z0-9_]+_CLIENT_SECRET$/.test(name))
       .map((name): [string, string | undefined, string] => [name, env[name], 'the secret your provider issued for this client']),

@@ -2,7 +2,8 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
-import { generatedSecret, startApp, type AppInstance } from './helpers/app-instance.js';
+import { startApp, type AppInstance } from './helpers/app-instance.js';
+import { generatedSecret } from '../infra/replica-env.js';
 import { HttpClient, PASSWORD, uniqueName } from './helpers/http-client.js';
 import { migratedDatabase } from './helpers/database.js';
 import { sessionIdOf } from './helpers/cookies.js';

@@ -3,6 +3,7 @@
  * and Foursquare, any other provider by name in CONNECTIONS_CUSTOM. A provider is enabled only when its client id and
  * secret are both set. Every mistake is one line naming the setting (the caller turns it into a ConfigError).
  */
+import { commaList } from '../comma-list.js';
 
 export interface ConnectionProvider {
   /** The URL segment: /api/connections/<name>/start. */
@@ -77,21 +78,22 @@ function settingOf(name: string, field: (typeof PER_PROVIDER)[number]): string {
 
 type Fail = (setting: string, message: string) => never;
 
+/** An http(s) URL, or the one-line failure naming the setting. */
+function httpUrl(value: string, setting: string, fail: Fail): URL {
+  if (!URL.canParse(value) || !/^https?:$/.test(new URL(value).protocol)) fail(setting, 'must be an http(s) URL');
+  return new URL(value);
+}
+
 /** https, or plain http to this machine only (the local mock provider). */
 function endpoint(value: string, setting: string, fail: Fail): string {
-  if (!URL.canParse(value) || !/^https?:$/.test(new URL(value).protocol)) fail(setting, 'must be an http(s) URL');
-  const url = new URL(value);
+  const url = httpUrl(value, setting, fail);
   if (url.protocol === 'http:' && !LOOPBACK.test(url.hostname))
     fail(setting, 'must be https (plain http only for a provider on 127.0.0.1 or localhost)');
   return url.href;
 }
 
 function parseKeys(value: string | undefined, fail: Fail): Buffer[] {
-  const keys = (value ?? '')
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean);
-  return keys.map((key) => {
+  return commaList(value).map((key) => {
     const bytes = Buffer.from(key, 'base64');
     // Buffer.from skips what is not base64: compare the round trip so a typo is not silently a different key.
     const canonical = bytes.toString('base64').replace(/=+$/, '');
@@ -105,18 +107,14 @@ function parseKeys(value: string | undefined, fail: Fail): Buffer[] {
 function baseUrl(value: string | undefined, fail: Fail): string {
   if (!value)
     fail('CONNECTIONS_BASE_URL', 'is required with a connection provider: the public address of the site, e.g. https://app.example.com');
-  if (!URL.canParse(value) || !/^https?:$/.test(new URL(value).protocol)) fail('CONNECTIONS_BASE_URL', 'must be an http(s) URL');
-  const url = new URL(value);
+  const url = httpUrl(value, 'CONNECTIONS_BASE_URL', fail);
   if (url.pathname !== '/' || url.search || url.hash)
     fail('CONNECTIONS_BASE_URL', 'must be an origin without a path, e.g. https://app.example.com');
   return url.origin;
 }
 
 function customNames(value: string | undefined, fail: Fail): string[] {
-  const names = (value ?? '')
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean);
+  const names = commaList(value);
   for (const name of names) {
     if (!NAME.test(name) || RESERVED.has(name))
       fail('CONNECTIONS_CUSTOM', `"${name}" is not a provider name (2-31 of a-z, 0-9 and -, starting with a letter)`);

@@ -7,8 +7,6 @@ import { loadConfig, type Config } from '../../app/config.js';
 import { startServer } from '../../app/start-server.js';
 import { generatedSecret } from '../../infra/replica-env.js';
 
-export { generatedSecret };
-
 export const TEST_SECRET = generatedSecret();
 
 export interface AppInstance {

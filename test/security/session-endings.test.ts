@@ -10,7 +10,7 @@ import type pg from 'pg';
 import type { ReplicaProcess } from '../../infra/replica.js';
 import { HttpClient, PASSWORD, uniqueName } from '../helpers/http-client.js';
 import { sessionIdOf } from '../helpers/cookies.js';
-import { generatedSecret } from '../helpers/app-instance.js';
+import { generatedSecret } from '../../infra/replica-env.js';
 import {
   inFlight,
   savingRequest,
