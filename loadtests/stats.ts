@@ -1,10 +1,10 @@
 /** Small statistics helpers for the load tests. */
 
-/** The p-th percentile (0-100) of an ascending array, nearest rank; 0 when empty. */
-export function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return 0;
-  const rank = Math.ceil((p / 100) * sorted.length);
-  return sorted[Math.min(sorted.length, Math.max(1, rank)) - 1]!;
+/** The median of a few figures (the rounds of a bench run); latencies go through load/histogram.ts. */
+export function median(values: number[]): number {
+  if (values.length === 0) return 0;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.ceil(sorted.length / 2) - 1]!;
 }
 
 /** Least-squares line through the points: slope and intercept (slope 0 with fewer than two distinct x). */
@@ -24,16 +24,3 @@ export function linearRegression(points: Array<[number, number]>): { slope: numb
 }
 
 export const round = (n: number, digits = 1) => Math.round(n * 10 ** digits) / 10 ** digits;
-
-/** Latency percentiles and maximum, in milliseconds. */
-export type Latency = { p50: number; p90: number; p99: number; max: number };
-
-/** p50, p90, p99 and max of ascending latencies, to two decimals. */
-export function latencySummary(sorted: number[]): Latency {
-  return {
-    p50: round(percentile(sorted, 50), 2),
-    p90: round(percentile(sorted, 90), 2),
-    p99: round(percentile(sorted, 99), 2),
-    max: round(sorted.at(-1) ?? 0, 2),
-  };
-}

@@ -3,7 +3,7 @@ import { barChart, renderChart, type Bar } from '../report/chart.js';
 import { card, escapeHtml as h, fmt, notes, num, page, table } from '../report/page.js';
 import type { BenchRecord, BenchSummary, RunSummary } from './summary.js';
 import { databaseOf, VARIANTS } from './variants.js';
-import { percentile } from '../stats.js';
+import { median } from '../stats.js';
 
 const COLORS: Record<string, string> = {
   memory: '#718096',
@@ -117,7 +117,7 @@ ${table('Cost per request', ['run', 'PG statements', '… of them session reads'
 <ul class="notes">
 <li>Ratios are throughput (or p99) divided by the medians of MemoryStore (1 replica) and of connect-redis on as many replicas (1 or 3; none for the lone-client runs). pgbench counts transactions (one primary-key SELECT each), not HTTP requests.</li>
 <li>Session row writes: PostgreSQL's own count (pg_stat_user_tables n_tup_ins + n_tup_upd + n_tup_del on <code>session</code>) over every measured run on the variant's database, read once the counts had settled; per read-only request: all of them charged to the reads (a cart write keeps its items in <code>cart_items</code> and only touches the session row as a read does), an upper bound. The scaling runs share the project's database and its figure.</li>
-<li>CPU: utime + stime from /proc of the replicas, PostgreSQL (postmaster and backends), redis-server, nginx (master and worker) and the bench process running autocannon, per 1,000 answered requests.</li>
+<li>CPU: utime + stime from /proc of the replicas, PostgreSQL (postmaster and backends), redis-server, nginx (master and worker) and the bench process running the load engine, per 1,000 answered requests.</li>
 </ul></section>`;
 }
 
@@ -193,7 +193,7 @@ export function othersLine(record: BenchRecord): string {
   const shares = record.runs.map((r) => r.othersCpuShare).sort((a, b) => a - b);
   if (shares.length === 0) return '';
   const pct = (n: number) => `${Math.round(n * 100)} %`;
-  return `Processes outside the bench used ${pct(percentile(shares, 50))} of the machine's CPU during a median run (at most ${pct(shares.at(-1)!)}).`;
+  return `Processes outside the bench used ${pct(median(shares))} of the machine's CPU during a median run (at most ${pct(shares.at(-1)!)}).`;
 }
 
 export function renderBenchHtml(record: BenchRecord, summary: BenchSummary): string {

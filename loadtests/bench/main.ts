@@ -119,7 +119,7 @@ async function main(): Promise<void> {
       'connect-redis': versionOf('connect-redis'),
       redis: versionOf('redis'),
       pg: versionOf('pg'),
-      autocannon: versionOf('autocannon'),
+      undici: versionOf('undici'),
     },
     runs: [],
     sessionRowWrites: {},

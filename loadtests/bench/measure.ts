@@ -1,5 +1,5 @@
 /**
- * One measured run: the load (autocannon through a fleet's nginx, or pgbench) and, around it, the counters that turn
+ * One measured run: the load (the load engine through a fleet's nginx, or pgbench) and, around it, the counters that turn
  * it into costs: CPU of every process involved, pg_stat_statements of the run's database, Redis commands, and the
  * CPU that processes outside the bench used meanwhile (other work on the machine skews the figures).
  */

@@ -7,7 +7,8 @@ import { execFile } from 'node:child_process';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { latencySummary, round, type Latency } from '../stats.js';
+import { LatencyHistogram, type Latency } from '../load/histogram.js';
+import { round } from '../stats.js';
 
 export interface PgbenchResult {
   seconds: number;
@@ -70,19 +71,18 @@ export async function runPgbench(binary: string, url: string, opts: { clients: n
     const transactions = Number(/number of transactions actually processed: (\d+)/.exec(output)?.[1]);
     if (!Number.isFinite(tps) || !Number.isFinite(transactions)) throw new Error(`pgbench: unexpected output: ${output.slice(-300)}`);
     // Each line: client_id transaction_no time(µs) script_no epoch µs.
-    const latencies: number[] = [];
+    const latency = new LatencyHistogram();
     for (const file of await readdir(logDir)) {
       for (const line of (await readFile(join(logDir, file), 'utf8')).split('\n')) {
         const micros = Number(line.split(' ')[2]);
-        if (line && Number.isFinite(micros)) latencies.push(micros / 1000);
+        if (line && Number.isFinite(micros)) latency.record(micros / 1000);
       }
     }
-    latencies.sort((a, b) => a - b);
     return {
       seconds: opts.seconds,
       transactions,
       tps: round(tps, 0),
-      latencyMs: latencySummary(latencies),
+      latencyMs: latency.summary(),
     };
   } finally {
     await rm(logDir, { recursive: true, force: true });

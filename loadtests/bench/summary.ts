@@ -1,6 +1,7 @@
 /** The bench's record (rounds as measured) and what it concludes: medians per run, ratios, the scaling curve, targets. */
 import type { Machine } from '../report/report.js';
-import { percentile, round, type Latency } from '../stats.js';
+import { median, round } from '../stats.js';
+import type { Latency } from '../load/histogram.js';
 import type { StatementCount } from './database.js';
 import type { RedisSessionBytes } from './redis.js';
 import type { ProfileSummary } from './profile.js';
@@ -11,7 +12,7 @@ export interface CpuSeconds {
   postgres: number;
   redis: number;
   nginx: number;
-  /** The bench process (autocannon), or pgbench's client. */
+  /** The bench process (the load engine), or pgbench's client. */
   loadGenerator: number;
 }
 
@@ -121,11 +122,6 @@ export interface BenchSummary {
   targets: Target[];
 }
 
-const median = (values: number[]) =>
-  percentile(
-    [...values].sort((a, b) => a - b),
-    50,
-  );
 const ratio = (a: number, b: number | undefined) => (b ? round(a / b, 2) : undefined);
 const perThousand = (cpu: number, requests: number) => (requests ? (cpu / requests) * 1000 : 0);
 

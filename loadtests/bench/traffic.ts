@@ -1,14 +1,15 @@
 /**
  * The benchmark's traffic, the same for every variant: fixed concurrency, keep-alive, logged-in sessions, and per
  * session visit nine `GET /api/me` reads then one `POST /api/cart` write (10 % writes). Each connection cycles through
- * its own share of the sessions. Runs with autocannon (https://github.com/mcollina/autocannon) for a fixed time.
+ * its own share of the sessions. Runs on the load engine (../load/engine.ts) for a fixed time.
  *
  * The app caps a cart at 50 items, and sessions are logged in once for the whole bench: a session that has had 50
  * writes gets reads instead, counted as `writesSkipped` (sized away by --sessions; the report shows it).
  */
-import autocannon from 'autocannon';
 import { CART_LIMIT, type VirtualUser } from '../users.js';
-import { latencySummary, percentile, round, type Latency } from '../stats.js';
+import { startEngine, type Script, type Step } from '../load/engine.js';
+import { LatencyHistogram, type Latency } from '../load/histogram.js';
+import { round } from '../stats.js';
 
 const READS_PER_WRITE = 9;
 
@@ -33,48 +34,42 @@ export interface TrafficResult {
 /** Writes issued per session over the whole bench (carts fill up across runs). */
 const writesIssued = new WeakMap<VirtualUser, number>();
 
-type Counts = { reads: number; writes: number; writesSkipped: number };
-/** What the connection's last answer was: autocannon reports the latency just after the request's onResponse. */
-type Answered = { write: boolean };
+type Counts = { reads: number; writes: number; writesSkipped: number; readLatency: LatencyHistogram; writeLatency: LatencyHistogram };
 
-function connectionRequests(sessions: VirtualUser[], counts: Counts, answered: Answered): autocannon.Request[] {
+/** One connection: per session visit, nine reads then one write, then the next of its sessions. */
+function connectionScript(sessions: VirtualUser[], counts: Counts): Script {
   let visit = 0;
-  const current = () => sessions[visit % sessions.length]!;
-  const countRead = (status: number) => {
-    answered.write = false;
-    if (status >= 200 && status < 300) counts.reads++;
-  };
-  const read: autocannon.Request = {
-    method: 'GET',
-    path: '/api/me',
-    setupRequest: (req) => ({ ...req, method: 'GET', path: '/api/me', headers: { cookie: current().cookie } }),
-    onResponse: countRead,
-  };
+  let position = 0;
   let wrote = false;
-  const write: autocannon.Request = {
-    method: 'POST',
-    path: '/api/cart',
-    setupRequest: (req) => {
-      const user = current();
+  const read = (user: VirtualUser): Step => ({ method: 'GET', path: '/api/me', headers: { cookie: user.cookie } });
+  return {
+    next() {
+      const user = sessions[visit % sessions.length]!;
+      wrote = false;
+      if (position++ % (READS_PER_WRITE + 1) < READS_PER_WRITE) return read(user);
       visit++; // the next read belongs to the connection's next session
       const issued = writesIssued.get(user) ?? 0;
-      wrote = issued < CART_LIMIT;
-      if (!wrote) {
+      if (issued >= CART_LIMIT) {
         counts.writesSkipped++;
-        return { ...req, method: 'GET', path: '/api/me', headers: { cookie: user.cookie } };
+        return read(user);
       }
+      wrote = true;
       writesIssued.set(user, issued + 1);
       const headers = { cookie: user.cookie, 'x-csrf-token': user.csrfToken, 'content-type': 'application/json' };
-      return { ...req, method: 'POST', path: '/api/cart', headers, body: JSON.stringify({ item: `item-${issued + 1}` }) };
+      return { method: 'POST', path: '/api/cart', headers, body: JSON.stringify({ item: `item-${issued + 1}` }) };
     },
-    onResponse: (status) => {
-      if (!wrote) return countRead(status);
-      answered.write = true;
-      if (status >= 200 && status < 300) counts.writes++;
+    answered(_step, { status, latencyMs }) {
+      const ok = status >= 200 && status < 300;
+      if (wrote) {
+        counts.writeLatency.record(latencyMs);
+        if (ok) counts.writes++;
+      } else {
+        counts.readLatency.record(latencyMs);
+        if (ok) counts.reads++;
+      }
     },
+    lost: () => {},
   };
-  // autocannon keeps each request's built buffer on its object: one object per position.
-  return [...Array.from({ length: READS_PER_WRITE }, () => ({ ...read })), write];
 }
 
 export async function runTraffic(opts: {
@@ -85,53 +80,33 @@ export async function runTraffic(opts: {
 }): Promise<TrafficResult> {
   const { url, sessions, connections, seconds } = opts;
   if (sessions.length < connections) throw new Error(`${sessions.length} sessions cannot serve ${connections} connections`);
-  const counts: Counts = { reads: 0, writes: 0, writesSkipped: 0 };
-  const answeredBy = new WeakMap<object, Answered>();
-  const reads: number[] = [];
-  const writes: number[] = [];
-  let assigned = 0;
-  const started = process.hrtime.bigint();
-  const result = await new Promise<autocannon.Result>((resolve, reject) => {
-    const instance = autocannon(
-      {
-        url,
-        connections,
-        duration: seconds,
-        timeout: 10,
-        // autocannon builds one client per connection, in order: each gets every `connections`-th session.
-        setupClient(client) {
-          const index = assigned++;
-          const own = sessions.filter((_, i) => i % connections === index);
-          const answered = { write: false };
-          answeredBy.set(client, answered);
-          (client as unknown as { setRequests(r: autocannon.Request[]): void }).setRequests(connectionRequests(own, counts, answered));
-        },
-      },
-      (err, res) => (err ? reject(err) : resolve(res)),
-    );
-    instance.on('response', (client: object, _status: number, _bytes: number, latencyMs: number) =>
-      (answeredBy.get(client)?.write ? writes : reads).push(latencyMs),
-    );
-  });
-  const elapsed = Number(process.hrtime.bigint() - started) / 1e9;
-  const byValue = (a: number, b: number) => a - b;
-  const sorted = [...reads, ...writes].sort(byValue);
-  reads.sort(byValue);
-  writes.sort(byValue);
-  const statuses = Object.fromEntries(
-    Object.entries(result.statusCodeStats ?? {}).map(([code, v]) => [code, (v as { count: number }).count]),
+  const counts: Counts = {
+    reads: 0,
+    writes: 0,
+    writesSkipped: 0,
+    readLatency: new LatencyHistogram(),
+    writeLatency: new LatencyHistogram(),
+  };
+  // Connection i serves every `connections`-th session.
+  const scripts = Array.from({ length: connections }, (_, i) =>
+    connectionScript(
+      sessions.filter((_, j) => j % connections === i),
+      counts,
+    ),
   );
+  const result = await startEngine({ url, scripts, maxSeconds: seconds }).done;
+  const ok = counts.reads + counts.writes;
   return {
-    seconds: round(elapsed, 2),
-    requests: sorted.length,
-    requestsPerSecond: round(sorted.length / elapsed, 0),
+    seconds: round(result.seconds, 2),
+    requests: result.answers,
+    requestsPerSecond: round(result.answers / result.seconds, 0),
     reads: counts.reads,
     writes: counts.writes,
-    errors: result.non2xx + result.errors,
-    statuses,
+    errors: result.answers - ok + result.lost,
+    statuses: result.statuses,
     writesSkipped: counts.writesSkipped,
-    latencyMs: latencySummary(sorted),
-    readP99: round(percentile(reads, 99), 2),
-    writeP99: round(percentile(writes, 99), 2),
+    latencyMs: result.latency.summary(),
+    readP99: counts.readLatency.percentile(99),
+    writeP99: counts.writeLatency.percentile(99),
   };
 }

@@ -1,5 +1,5 @@
 /** Everything a load run observed: per-second timeline, failures by kind and by request, replicas that answered. */
-import { latencySummary, percentile, type Latency } from '../stats.js';
+import { LatencyHistogram, type Latency } from './histogram.js';
 
 export interface Second {
   /** Seconds since the load started (bucket start). */
@@ -22,14 +22,12 @@ export interface RecorderSummary {
   failures: number;
   failuresByKind: Record<string, number>;
   failedRequests: FailureCount[];
-  /** Requests sent again after an idle keep-alive connection closed under them (see keep-alive-fix.ts). */
-  replayed: number;
   /** Distinct users that got a 401 on a request that carried their session. */
   sessionsLost: number;
   /** Responses per X-Instance value. */
   instances: Record<string, number>;
   timeline: Second[];
-  /** Over every response of the run, by the same nearest-rank percentile as the timeline (autocannon's histogram is not used). */
+  /** Over every response of the run. */
   latencyMs: Latency;
   /** First failures, for the report (time, request, kind, detail). */
   examples: Array<{ t: number; request: string; kind: string; detail: string }>;
@@ -40,28 +38,26 @@ const MAX_EXAMPLES = 20;
 export class Recorder {
   readonly startedAt = Date.now();
   private requests = 0;
-  private replays = 0;
+  private readonly latency = new LatencyHistogram();
   private readonly kinds = new Map<string, number>();
   private readonly byRequest = new Map<string, FailureCount>();
   private readonly lostUsers = new Set<string>();
   private readonly instances = new Map<string, number>();
-  private readonly seconds: Array<{ latencies: number[]; failures: number }> = [];
+  private readonly seconds: Array<{ latency: LatencyHistogram; failures: number }> = [];
   private readonly examples: RecorderSummary['examples'] = [];
 
   private bucket() {
     const i = Math.max(0, Math.floor((Date.now() - this.startedAt) / 1000));
-    while (this.seconds.length <= i) this.seconds.push({ latencies: [], failures: 0 });
+    while (this.seconds.length <= i) this.seconds.push({ latency: new LatencyHistogram(), failures: 0 });
     return this.seconds[i]!;
   }
 
-  /** Every completed response, checked or not (latency from autocannon). */
-  response(latencyMs: number): void {
+  /** Every complete answer, checked or not, and the replica that gave it (X-Instance). */
+  response(latencyMs: number, instance: string | undefined): void {
     this.requests++;
-    this.bucket().latencies.push(latencyMs);
-  }
-
-  instance(id: string | undefined): void {
-    if (id) this.instances.set(id, (this.instances.get(id) ?? 0) + 1);
+    this.latency.record(latencyMs);
+    this.bucket().latency.record(latencyMs);
+    if (instance) this.instances.set(instance, (this.instances.get(instance) ?? 0) + 1);
   }
 
   /** A request that failed: a wrong status, a wrong body, or no answer at all. */
@@ -75,10 +71,6 @@ export class Recorder {
     if (this.examples.length < MAX_EXAMPLES) {
       this.examples.push({ t: (Date.now() - this.startedAt) / 1000, request: `${method} ${path}`, kind, detail: detail.slice(0, 200) });
     }
-  }
-
-  replayed(): void {
-    this.replays++;
   }
 
   sessionLost(username: string): void {
@@ -99,25 +91,23 @@ export class Recorder {
     const lastLength = this.elapsed() - (this.seconds.length - 1);
     const seconds = lastLength < 0.5 && this.seconds.at(-1)?.failures === 0 ? this.seconds.slice(0, -1) : this.seconds;
     const timeline = seconds.map((s, t) => {
-      const sorted = s.latencies.slice().sort((a, b) => a - b);
       const scale = t === this.seconds.length - 1 ? 1 / Math.max(lastLength, 0.5) : 1;
       return {
         t,
-        requests: Math.round(sorted.length * scale),
+        requests: Math.round(s.latency.count * scale),
         failures: s.failures,
-        p50: percentile(sorted, 50),
-        p99: percentile(sorted, 99),
+        p50: s.latency.percentile(50),
+        p99: s.latency.percentile(99),
       };
     });
     return {
       ...this.totals,
       failuresByKind: Object.fromEntries(this.kinds),
       failedRequests: [...this.byRequest.values()].sort((a, b) => b.count - a.count),
-      replayed: this.replays,
       sessionsLost: this.lostUsers.size,
       instances: Object.fromEntries([...this.instances].sort(([a], [b]) => a.localeCompare(b))),
       timeline,
-      latencyMs: latencySummary(this.seconds.flatMap((s) => s.latencies).sort((a, b) => a - b)),
+      latencyMs: this.latency.summary(),
       examples: this.examples,
     };
   }

@@ -1,23 +1,13 @@
 /**
- * One virtual user's mixed traffic as an autocannon request cycle: read /api/me, read the cart, write to the cart,
- * read the cart again. Every answer is checked: the status, the user, and that the cart holds exactly the user's
- * own writes, whichever replica answered. The cart belongs to the account, so a user whose cart is full signs up
- * again as a new account (register: a new session, the old one destroyed, an empty cart).
+ * One virtual user's mixed traffic as a load-engine script (./engine.ts), in a loop: read /api/me, read the cart,
+ * write to the cart, read the cart again. Every answer is checked: the status, the user, and that the cart holds
+ * exactly the user's own writes, whichever replica answered. The cart belongs to the account, so a user whose cart is
+ * full signs up again as a new account (register: a new session, the old one destroyed, an empty cart).
  */
-import type { IncomingHttpHeaders } from 'node:http';
-import type { Request } from 'autocannon';
 import type { VirtualUser } from '../users.js';
 import { PASSWORD } from '../users.js';
+import type { Answer, Script, Step } from './engine.js';
 import type { Recorder } from './recorder.js';
-
-type Headers = IncomingHttpHeaders | undefined;
-
-/** autocannon passes the server's header names as sent (X-Instance or x-instance): look them up in any case. */
-export function header(headers: Headers, name: string): string | string[] | undefined {
-  const wanted = name.toLowerCase();
-  for (const [key, value] of Object.entries(headers ?? {})) if (key.toLowerCase() === wanted) return value;
-  return undefined;
-}
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the app's JSON answers, read field by field by the scenarios
 function json(body: string): any {
@@ -30,99 +20,73 @@ function json(body: string): any {
 
 type Action = { kind: 'me' | 'read-cart' } | { kind: 'write'; item: string } | { kind: 'sign-up' };
 
-/** The request cycle of one user; `lost` is called by keep-alive-fix for a request that got no answer. */
-export function userTraffic(user: VirtualUser, rec: Recorder): { requests: Request[]; lost: (kind: string) => void } {
+/** One request in flight per script: the engine answers (or loses) each step before it asks for the next. */
+export function userTraffic(user: VirtualUser, rec: Recorder): Script {
+  let position = 0;
   let current: Action = { kind: 'me' };
-  let method = 'GET';
-  let path = '/api/me';
-
-  const send = (action: Action, request: Request): Request => {
-    current = action;
-    method = request.method ?? 'GET';
-    path = request.path ?? '/';
-    return request;
-  };
   const sessionHeaders = () => ({ cookie: user.cookie, 'x-csrf-token': user.csrfToken });
+  const send = (action: Action, step: Step): Step => ((current = action), step);
+  const read = (action: Action, path: string) => send(action, { method: 'GET', path, headers: sessionHeaders() });
+  const write = (): Step => {
+    if (user.cartFull || user.signUp) {
+      const { username, via } = user.nextSignUp();
+      const headers = { cookie: user.cookie, 'content-type': 'application/json' };
+      return send(
+        { kind: 'sign-up' },
+        { method: 'POST', path: `/api/${via}`, headers, body: JSON.stringify({ username, password: PASSWORD }) },
+      );
+    }
+    const item = user.nextItem();
+    const headers = { ...sessionHeaders(), 'content-type': 'application/json' };
+    return send({ kind: 'write', item }, { method: 'POST', path: '/api/cart', headers, body: JSON.stringify({ item }) });
+  };
+  const cycle = [
+    () => read({ kind: 'me' }, '/api/me'),
+    () => read({ kind: 'read-cart' }, '/api/cart'),
+    write,
+    () => read({ kind: 'read-cart' }, '/api/cart'),
+  ];
 
-  const fail = (kind: string, detail = '') => {
-    rec.failure(method, path, kind, detail);
+  const fail = (step: Step, kind: string, detail = '') => {
+    rec.failure(step.method, step.path, kind, detail);
     // A write without a clean answer may or may not be in the cart.
     if (current.kind === 'write') user.unsure.add(current.item);
   };
 
   /** Common checks; returns the parsed body when the status is the expected 200. */
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- as json() above
-  const answered = (status: number, body: string, headers: Headers): any => {
-    rec.instance(header(headers, 'x-instance') as string | undefined);
-    if (status === 200) return json(body) ?? (fail('malformed body', body), undefined);
+  const checked = (step: Step, { status, body }: Answer): any => {
+    if (status === 200) return json(body) ?? (fail(step, 'malformed body', body), undefined);
     // After a sign-up without a clear answer the old session may be gone: a 401 then is the test's doing, not a loss.
-    if (status === 401 && current.kind !== 'sign-up' && !user.signUp) {
+    if (status === 401 && !user.signUp) {
       rec.sessionLost(user.username);
-      fail('session lost (401)');
+      fail(step, 'session lost (401)');
     } else {
-      fail(`HTTP ${status}`, body);
+      fail(step, `HTTP ${status}`, body);
     }
     return undefined;
   };
 
-  const checkCart = (status: number, body: string, _ctx: object, headers: Headers) => {
-    const parsed = answered(status, body, headers);
-    if (parsed && !user.cartMatches(parsed.cart)) {
-      fail('cart does not hold the user’s own writes', `expected ${JSON.stringify(user.cart)}, got ${JSON.stringify(parsed.cart)}`);
-    }
+  return {
+    next: () => cycle[position++ % cycle.length]!(),
+    lost: (step, kind) => fail(step, kind),
+    answered(step, answer) {
+      rec.response(answer.latencyMs, answer.headers['x-instance'] as string | undefined);
+      if (current.kind === 'sign-up') {
+        // 201 (register), 200 (login), or 409: the register sent earlier went through unanswered; log in next time.
+        if (!user.signUpAnswered(answer.status, answer.headers['set-cookie'], json(answer.body) ?? {})) {
+          fail(step, `HTTP ${answer.status}`, answer.body);
+        }
+        return;
+      }
+      if (current.kind === 'write' && answer.status === 200) user.cart.push(current.item);
+      const parsed = checked(step, answer);
+      if (!parsed) return;
+      if (current.kind === 'me' && parsed.user?.username !== user.username) fail(step, 'another user’s session', answer.body);
+      if (current.kind !== 'me' && !user.cartMatches(parsed.cart)) {
+        const detail = `expected ${JSON.stringify(user.cart)}, got ${JSON.stringify(parsed.cart)}`;
+        fail(step, 'cart does not hold the user’s own writes', detail);
+      }
+    },
   };
-
-  const requests: Request[] = [
-    {
-      method: 'GET',
-      path: '/api/me',
-      setupRequest: (req) => send({ kind: 'me' }, { ...req, headers: sessionHeaders() }),
-      onResponse: (status, body, _ctx, headers) => {
-        const parsed = answered(status, body, headers);
-        if (parsed && parsed.user?.username !== user.username) fail('another user’s session', body);
-      },
-    },
-    {
-      method: 'GET',
-      path: '/api/cart',
-      setupRequest: (req) => send({ kind: 'read-cart' }, { ...req, headers: sessionHeaders() }),
-      onResponse: checkCart,
-    },
-    {
-      method: 'POST',
-      path: '/api/cart',
-      setupRequest: (req) => {
-        const headers = { ...sessionHeaders(), 'content-type': 'application/json' };
-        if (user.cartFull || user.signUp) {
-          const { username, via } = user.nextSignUp();
-          const body = JSON.stringify({ username, password: PASSWORD });
-          return send(
-            { kind: 'sign-up' },
-            { ...req, path: `/api/${via}`, headers: { cookie: user.cookie, 'content-type': 'application/json' }, body },
-          );
-        }
-        const item = user.nextItem();
-        return send({ kind: 'write', item }, { ...req, headers, body: JSON.stringify({ item }) });
-      },
-      onResponse: (status, body, _ctx, headers) => {
-        const action = current;
-        if (action.kind === 'sign-up') {
-          rec.instance(header(headers, 'x-instance') as string | undefined);
-          const parsed = json(body) ?? {};
-          // 201 (register), 200 (login), or 409: the register sent earlier went through unanswered; log in next time.
-          if (!user.signUpAnswered(status, header(headers, 'set-cookie'), parsed)) fail(`HTTP ${status}`, body);
-          return;
-        }
-        if (action.kind === 'write' && status === 200) user.cart.push(action.item);
-        checkCart(status, body, _ctx, headers);
-      },
-    },
-    {
-      method: 'GET',
-      path: '/api/cart',
-      setupRequest: (req) => send({ kind: 'read-cart' }, { ...req, headers: sessionHeaders() }),
-      onResponse: checkCart,
-    },
-  ];
-  return { requests, lost: (kind) => fail(kind) };
 }

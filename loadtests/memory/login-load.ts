@@ -3,17 +3,23 @@
  * (the app regenerates on login). One user per connection, so no user has two logins in flight (the login throttle
  * counts attempts in flight). Counts the sessions each replica created, from X-Instance.
  */
-import autocannon from 'autocannon';
 import { PASSWORD, type VirtualUser } from '../users.js';
-import { fixKeepAlive } from '../load/keep-alive-fix.js';
-import { header } from '../load/traffic.js';
+import { startEngine, type Script, type Step } from '../load/engine.js';
+
+export interface LoginLoadResult {
+  sessions: number;
+  failures: Record<string, number>;
+  /** Overload answers (503/429 with Retry-After) that were waited out and sent again, by status. */
+  retriedAfter: Record<string, number>;
+  seconds: number;
+}
 
 export interface LoginLoad {
   /** Sessions created so far, per instance. */
   perInstance: Map<string, number>;
   counts(): { requests: number; failures: number };
   /** Resolves when `sessions` logins were answered, or at `maxSeconds`, or after stop(). */
-  done: Promise<{ sessions: number; failures: Record<string, number>; seconds: number }>;
+  done: Promise<LoginLoadResult>;
   stop(): void;
 }
 
@@ -21,49 +27,27 @@ export function startLoginLoad(url: string, users: VirtualUser[], sessions: numb
   const perInstance = new Map<string, number>();
   const failures: Record<string, number> = {};
   let created = 0;
-  let failed = 0;
-  const fail = (kind: string) => {
-    failed++;
-    failures[kind] = (failures[kind] ?? 0) + 1;
+  const fail = (kind: string) => (failures[kind] = (failures[kind] ?? 0) + 1);
+  const script = (user: VirtualUser): Script => {
+    const login: Step = {
+      method: 'POST',
+      path: '/api/login',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ username: user.username, password: PASSWORD }),
+    };
+    return {
+      next: () => login,
+      lost: (_step, kind) => fail(kind),
+      answered(_step, { status, headers }) {
+        if (status !== 200) return fail(`HTTP ${status}`);
+        created++;
+        const id = String(headers['x-instance'] ?? 'unknown');
+        perInstance.set(id, (perInstance.get(id) ?? 0) + 1);
+      },
+    };
   };
-  let assigned = 0;
-  const started = Date.now();
-  let instance!: autocannon.Instance;
-  let cap: NodeJS.Timeout | undefined;
-  const done = new Promise<{ sessions: number; failures: Record<string, number>; seconds: number }>((resolve, reject) => {
-    // The callback form returns the instance (stop()); the promise form does not.
-    instance = autocannon(
-      {
-        url,
-        connections: users.length,
-        amount: sessions,
-        timeout: 30,
-        setupClient(client) {
-          const user = users[assigned++ % users.length]!;
-          fixKeepAlive(client, { lost: (_req, kind) => fail(kind), replayed: () => {} });
-          (client as unknown as { setRequests(r: autocannon.Request[]): void }).setRequests([
-            {
-              method: 'POST',
-              path: '/api/login',
-              headers: { 'content-type': 'application/json' },
-              body: JSON.stringify({ username: user.username, password: PASSWORD }),
-              onResponse(status, _body, _ctx, headers) {
-                if (status !== 200) return fail(`HTTP ${status}`);
-                created++;
-                const id = String(header(headers, 'x-instance') ?? 'unknown');
-                perInstance.set(id, (perInstance.get(id) ?? 0) + 1);
-              },
-            },
-          ]);
-        },
-      },
-      (err) => {
-        clearTimeout(cap);
-        if (err) reject(err);
-        else resolve({ sessions: created, failures, seconds: (Date.now() - started) / 1000 });
-      },
-    );
-  });
-  cap = setTimeout(() => instance.stop(), maxSeconds * 1000);
-  return { perInstance, counts: () => ({ requests: created + failed, failures: failed }), done, stop: () => instance.stop() };
+  // A login at the production scrypt cost waits behind the replica's other hashes: a generous timeout.
+  const run = startEngine({ url, scripts: users.map(script), maxSeconds, maxAnswers: sessions, timeoutSeconds: 30 });
+  const done = run.done.then((r) => ({ sessions: created, failures, retriedAfter: r.retriedAfter, seconds: r.seconds }));
+  return { perInstance, counts: run.counts, done, stop: () => void run.stop() };
 }
