@@ -25,6 +25,7 @@ import { sessionHandles } from './session-handles.js';
 import { createPasswordChange } from './password-change.js';
 import { oidcRoutes } from './routes/oidc.js';
 import { createIdentities } from './identities.js';
+import { createPasswords } from './passwords.js';
 import { connectionRoutes } from './routes/connections.js';
 import { loggedUrl } from './http/logged-url.js';
 import { healthRoutes, type Lifecycle } from './routes/health.js';
@@ -85,22 +86,15 @@ export function createApp({
   app.use('/api', ...jsonOnly(JSON_LIMIT), sessionMiddleware(config, store));
   // Routers would answer OPTIONS themselves, in plain text. Same-origin only: no CORS, so no preflight succeeds.
   app.options('/api/{*path}', notFound);
-  app.use(
-    authRoutes(createUsers(pool), createLoginThrottle(pool, config.loginThrottle), config.session.cookieName, config.passwordScryptCost),
-  );
+  // One hashing limit for the replica: registration, login, password change and OIDC accounts share it.
+  const passwords = createPasswords({ scryptCost: config.passwordScryptCost, ...config.passwordHashing }, metrics.passwordHashes);
+  app.use(authRoutes(createUsers(pool), createLoginThrottle(pool, config.loginThrottle), config.session.cookieName, passwords));
   app.use(meRoutes(config.instanceId));
-  app.use(oidcRoutes(config.oidc, createIdentities(pool, config.passwordScryptCost), logger));
+  app.use(oidcRoutes(config.oidc, createIdentities(pool, passwords), logger));
   app.use(cartRoutes(createCarts(pool)));
   app.use(connectionRoutes(config.connections, pool, logger));
   app.use(sessionRoutes(createUserSessions(pool), sessionHandles(config.session.secrets), config.session.cookieName));
-  app.use(
-    passwordRoutes(
-      createUsers(pool),
-      createPasswordChange(pool),
-      createLoginThrottle(pool, config.loginThrottle),
-      config.passwordScryptCost,
-    ),
-  );
+  app.use(passwordRoutes(createUsers(pool), createPasswordChange(pool), createLoginThrottle(pool, config.loginThrottle), passwords));
 
   // After the API: otherwise every API request would first cost a failed file lookup (a stat under app/public).
   app.use(express.static(publicDir, { index: 'index.html', maxAge: '1h' }));

@@ -2,7 +2,7 @@
  * Configuration, read once from the environment and validated with zod (https://zod.dev).
  * A bad or missing setting throws ConfigError, whose message is one line naming the setting.
  */
-import { hostname } from 'node:os';
+import { availableParallelism, hostname } from 'node:os';
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { publishedSecret } from './published-secrets.js';
@@ -25,6 +25,16 @@ const int = (min: number, max: number, fallback: number) => optionalInt(min, max
  * at most an hour), an active session costs one row write per hour instead of one per request.
  */
 const defaultTouchAfterSeconds = (maxAgeSeconds: number) => Math.min(3600, Math.floor(maxAgeSeconds / 100));
+
+/**
+ * scrypt hashes at once per replica, by default: 2, or 1 on a single core. Each holds 16 MB (N=16384, r=8) and one of
+ * libuv's 4 threads for about 50 ms of CPU. Two keep a 2-core replica busy while leaving 2 threads to what else
+ * queues there: pg's SCRAM handshake for a new connection (WebCrypto PBKDF2, several jobs), DNS lookups, file reads.
+ * With 4 at once those wait behind every queued hash, and a login storm turned into PG_CONNECT_TIMEOUT_MS 503s.
+ */
+const defaultHashConcurrency = () => Math.min(2, availableParallelism());
+/** libuv's thread pool (UV_THREADPOOL_SIZE, default 4), which scrypt, WebCrypto and dns.lookup share. */
+const threadPoolSize = (env: NodeJS.ProcessEnv) => Number(env.UV_THREADPOOL_SIZE) || 4;
 
 const sslModes = ['disable', 'require', 'verify-full'] as const;
 
@@ -73,6 +83,9 @@ const schema = z
     SESSION_MAX_BYTES: int(256, 1_048_576, 4_096),
 
     PASSWORD_SCRYPT_COST: int(1024, 1_048_576, 16_384).refine((n) => (n & (n - 1)) === 0, 'must be a power of 2'),
+    PASSWORD_HASH_CONCURRENCY: optionalInt(1, 64),
+    // Hashes waiting for a slot; one more gets 503 + Retry-After. 32 wait at most about 32 / 2 × 50 ms ≈ 0.8 s.
+    PASSWORD_HASH_QUEUE: int(0, 10_000, 32),
 
     LOGIN_THROTTLE_WINDOW_SECONDS: int(1, DAY_SECONDS, 15 * 60),
     LOGIN_MAX_FAILURES_PER_USER: int(1, 1_000_000, 5),
@@ -202,6 +215,8 @@ export interface Config {
   };
   /** scrypt N for new password hashes; stored hashes carry their own, so changing it never locks anyone out. */
   passwordScryptCost: number;
+  /** Password hashes at once per replica, and how many may wait for a slot before the answer is 503 (app/passwords.ts). */
+  passwordHashing: { concurrency: number; queue: number };
   loginThrottle: { windowSeconds: number; maxPerUser: number; maxPerIp: number };
   shutdown: { drainMs: number; timeoutMs: number };
   /** Replicas sharing the database at most (EXPECTED_REPLICAS): replicas × PG_POOL_MAX is checked against max_connections. */
@@ -292,6 +307,12 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
   const connections = readConnections(raw, env.NODE_ENV === 'production', warnings, (setting, message) => {
     throw new ConfigError(`Invalid configuration: ${setting}: ${message}`);
   });
+  const hashConcurrency = env.PASSWORD_HASH_CONCURRENCY ?? defaultHashConcurrency();
+  if (hashConcurrency >= threadPoolSize(source)) {
+    warnings.push(
+      `PASSWORD_HASH_CONCURRENCY=${hashConcurrency} takes every libuv thread (UV_THREADPOOL_SIZE=${threadPoolSize(source)}): under a login storm new database connections wait behind the hashes and may time out`,
+    );
+  }
   if (env.SESSION_STORE === 'memory') {
     warnings.push(
       'SESSION_STORE=memory: sessions live in this process only; they are lost on restart and not shared with other replicas (refused in production)',
@@ -316,6 +337,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       maxBytes: env.SESSION_MAX_BYTES,
     },
     passwordScryptCost: env.PASSWORD_SCRYPT_COST,
+    passwordHashing: { concurrency: hashConcurrency, queue: env.PASSWORD_HASH_QUEUE },
     loginThrottle: {
       windowSeconds: env.LOGIN_THROTTLE_WINDOW_SECONDS,
       maxPerUser: env.LOGIN_MAX_FAILURES_PER_USER,

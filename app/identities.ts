@@ -2,7 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import type pg from 'pg';
 import { inTransaction } from './db.js';
-import { hashPassword } from './passwords.js';
+import type { Passwords } from './passwords.js';
 import type { SessionUser } from './session-data.js';
 
 const NAME_ATTEMPTS = 5;
@@ -19,7 +19,7 @@ function baseName(hint: string | undefined): string {
   return cleaned.length >= 3 ? cleaned : 'user';
 }
 
-export function createIdentities(pool: pg.Pool, scryptCost: number) {
+export function createIdentities(pool: pg.Pool, passwords: Passwords) {
   const linked = async (db: pg.Pool | pg.PoolClient, issuer: string, subject: string) =>
     (
       await db.query<SessionUser>(
@@ -35,8 +35,9 @@ export function createIdentities(pool: pg.Pool, scryptCost: number) {
       const existing = await linked(pool, issuer, subject);
       if (existing) return existing;
       // Such a user signs in through the provider only. A hash of a random password, not an empty marker, so a
-      // password login for that name takes as long as any other and tells nothing.
-      const passwordHash = await hashPassword(randomBytes(32).toString('base64url'), scryptCost);
+      // password login for that name takes as long as any other and tells nothing. Hashed (through the replica's limit)
+      // before the transaction takes a pool client.
+      const passwordHash = await passwords.hash(randomBytes(32).toString('base64url'));
       const base = baseName(nameHint);
       try {
         return await inTransaction(pool, async (client) => {

@@ -15,6 +15,8 @@ export interface LoginAttempt {
   retryAfter: number;
   /** The password was right: forget this name's failures and this attempt. Without it the attempt counts as failed. */
   succeeded(): Promise<void>;
+  /** The password was never checked (the replica was too busy to hash it): this attempt does not count. */
+  withdraw(): Promise<void>;
 }
 
 export interface LoginThrottle {
@@ -63,6 +65,9 @@ export function createLoginThrottle(pool: pg.Pool, limits: Config['loginThrottle
         async succeeded() {
           await pool.query('DELETE FROM login_failures WHERE key = $1', [user]);
           await forget([client], at);
+        },
+        async withdraw() {
+          await forget([user, client], at);
         },
       };
     },

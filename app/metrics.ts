@@ -27,10 +27,19 @@ export const noStoreMetrics: SessionStoreMetrics = {
   pruneChecked() {},
 };
 
+/** What the password hashing limiter (app/passwords.ts) reports. */
+export interface PasswordHashMetrics {
+  /** Where the gauges read the limiter's current load, at each scrape. */
+  watch(load: () => { running: number; queued: number }): void;
+  /** A hash refused because every slot and the whole queue were taken (the request got 503 + Retry-After). */
+  rejected(): void;
+}
+
 export interface Metrics {
   registry: client.Registry;
   httpDuration: client.Histogram<'method' | 'route' | 'status'>;
   sessionStore: SessionStoreMetrics;
+  passwordHashes: PasswordHashMetrics;
 }
 
 export function createMetrics(instance: string, pool: pg.Pool): Metrics {
@@ -58,7 +67,38 @@ export function createMetrics(instance: string, pool: pg.Pool): Metrics {
       },
     });
   }
-  return { registry, httpDuration, sessionStore: sessionStoreMetrics(registry) };
+  return { registry, httpDuration, sessionStore: sessionStoreMetrics(registry), passwordHashes: passwordHashMetrics(registry) };
+}
+
+function passwordHashMetrics(registry: client.Registry): PasswordHashMetrics {
+  let load = () => ({ running: 0, queued: 0 });
+  new client.Gauge({
+    name: 'password_hashes_running',
+    help: 'scrypt hashes running now (at most PASSWORD_HASH_CONCURRENCY)',
+    registers: [registry],
+    collect() {
+      this.set(load().running);
+    },
+  });
+  new client.Gauge({
+    name: 'password_hashes_queued',
+    help: 'scrypt hashes waiting for a slot (at most PASSWORD_HASH_QUEUE)',
+    registers: [registry],
+    collect() {
+      this.set(load().queued);
+    },
+  });
+  const rejected = new client.Counter({
+    name: 'password_hashes_rejected_total',
+    help: 'Requests answered 503 + Retry-After because the password hashing queue was full',
+    registers: [registry],
+  });
+  return {
+    watch(read) {
+      load = read;
+    },
+    rejected: () => rejected.inc(),
+  };
 }
 
 function sessionStoreMetrics(registry: client.Registry): SessionStoreMetrics {

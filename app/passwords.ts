@@ -1,8 +1,15 @@
-/** Password hashing with Node's built-in scrypt; the stored string carries its parameters so they can change later. */
+/**
+ * Password hashing with Node's built-in scrypt; the stored string carries its parameters so they can change later.
+ * Every hash of a replica goes through one limiter (app/hash-limiter.ts): at 16 MB and one libuv thread each, hashes
+ * left unbounded under a login storm take the memory and the threads that pg's connection handshake needs.
+ */
 import { randomBytes, scrypt, timingSafeEqual, type ScryptOptions } from 'node:crypto';
+import { createHashLimiter, HashQueueFullError } from './hash-limiter.js';
+import type { PasswordHashMetrics } from './metrics.js';
 
-const DEFAULT_COST = 16384;
 const KEY_LENGTH = 64;
+const R = 8;
+const P = 1;
 
 function derive(password: string, salt: Buffer, opts: ScryptOptions): Promise<Buffer> {
   return new Promise((resolve, reject) =>
@@ -12,14 +19,13 @@ function derive(password: string, salt: Buffer, opts: ScryptOptions): Promise<Bu
   );
 }
 
-export async function hashPassword(password: string, N = DEFAULT_COST): Promise<string> {
-  const params = { N, r: 8, p: 1 };
+async function hashPassword(password: string, N: number): Promise<string> {
   const salt = randomBytes(16);
-  const key = await derive(password, salt, params);
-  return ['scrypt', params.N, params.r, params.p, salt.toString('base64'), key.toString('base64')].join('$');
+  const key = await derive(password, salt, { N, r: R, p: P });
+  return ['scrypt', N, R, P, salt.toString('base64'), key.toString('base64')].join('$');
 }
 
-export async function verifyPassword(password: string, stored: string): Promise<boolean> {
+async function verifyPassword(password: string, stored: string): Promise<boolean> {
   const [scheme, N, r, p, salt, key] = stored.split('$');
   if (scheme !== 'scrypt' || !salt || !key) return false;
   const expected = Buffer.from(key, 'base64');
@@ -27,9 +33,36 @@ export async function verifyPassword(password: string, stored: string): Promise<
   return actual.length === expected.length && timingSafeEqual(actual, expected);
 }
 
-const decoys = new Map<number, Promise<string>>();
-/** Hash of a random password at the given cost, checked when the user does not exist so both cases take the same time. */
-export function decoyHash(N = DEFAULT_COST): Promise<string> {
-  if (!decoys.has(N)) decoys.set(N, hashPassword(randomBytes(16).toString('hex'), N));
-  return decoys.get(N)!;
+export interface PasswordSettings {
+  /** scrypt N for new hashes. */
+  scryptCost: number;
+  /** Hashes running at once on this replica. */
+  concurrency: number;
+  /** Hashes waiting for a slot at most; one more is refused with HashQueueFullError. */
+  queue: number;
 }
+
+export function createPasswords(settings: PasswordSettings, metrics: PasswordHashMetrics) {
+  const limiter = createHashLimiter(settings.concurrency, settings.queue);
+  metrics.watch(() => limiter.load);
+  const limited = async <T>(job: () => Promise<T>): Promise<T> => {
+    try {
+      return await limiter.run(job);
+    } catch (err) {
+      if (err instanceof HashQueueFullError) metrics.rejected();
+      throw err;
+    }
+  };
+  // Checked when the user does not exist, so both cases take the same time: the same parameters as a real hash, a
+  // random salt and a random key that no password derives to. Nothing to compute up front.
+  const decoy = ['scrypt', settings.scryptCost, R, P, randomBytes(16).toString('base64'), randomBytes(KEY_LENGTH).toString('base64')].join(
+    '$',
+  );
+  return {
+    hash: (password: string) => limited(() => hashPassword(password, settings.scryptCost)),
+    /** Checks `password` against `stored`, or against the decoy when there is no stored hash (unknown user). */
+    verify: (password: string, stored: string | undefined) => limited(() => verifyPassword(password, stored ?? decoy)),
+  };
+}
+
+export type Passwords = ReturnType<typeof createPasswords>;

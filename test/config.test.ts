@@ -2,7 +2,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig, ConfigError } from '../app/config.js';
 import { generatedSecret } from '../infra/replica-env.js';
@@ -73,6 +73,11 @@ describe('Configuration', () => {
       ['LOG_LEVEL', 'loud'],
       ['SESSION_MAX_BYTES', '100'],
       ['SESSION_MAX_BYTES', '4kb'],
+      ['PASSWORD_HASH_CONCURRENCY', '0'],
+      ['PASSWORD_HASH_CONCURRENCY', '1.5'],
+      ['PASSWORD_HASH_CONCURRENCY', 'many'],
+      ['PASSWORD_HASH_QUEUE', '-1'],
+      ['PASSWORD_HASH_QUEUE', 'lots'],
     ]) {
       try {
         loadConfig({ [name!]: value });
@@ -95,6 +100,24 @@ describe('Configuration', () => {
         (err: Error) => err instanceof ConfigError && /^Invalid configuration: METRICS_PORT: [^\n]+$/.test(err.message),
       );
     }
+  });
+
+  it('When the password hashing limits are unset, then 2 hashes run at once (1 on one core) and 32 may wait; set, they are kept', () => {
+    assert.deepEqual(loadConfig({}).passwordHashing, { concurrency: Math.min(2, availableParallelism()), queue: 32 });
+    assert.deepEqual(loadConfig({ PASSWORD_HASH_CONCURRENCY: '3', PASSWORD_HASH_QUEUE: '0' }).passwordHashing, {
+      concurrency: 3,
+      queue: 0,
+    });
+    assert.ok(!loadConfig({}).warnings.some((w) => w.includes('PASSWORD_HASH_CONCURRENCY')));
+  });
+
+  it('When PASSWORD_HASH_CONCURRENCY takes every libuv thread, then a warning says new database connections may time out', () => {
+    assert.ok(
+      loadConfig({ PASSWORD_HASH_CONCURRENCY: '4' }).warnings.some((w) => /PASSWORD_HASH_CONCURRENCY=4 .*UV_THREADPOOL_SIZE=4/.test(w)),
+    );
+    assert.ok(
+      !loadConfig({ PASSWORD_HASH_CONCURRENCY: '4', UV_THREADPOOL_SIZE: '8' }).warnings.some((w) => w.includes('UV_THREADPOOL_SIZE')),
+    );
   });
 
   describe('Secrets published in this repository', () => {

@@ -1,7 +1,11 @@
-/** JSON errors for every failure: a status, `{error}`, never a stack trace. */
+/** JSON errors for every failure: a status, `{error}` (and a stable `code` where a client acts on it), never a stack trace. */
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import type { Logger } from 'pino';
 import { SessionEndedError, SessionTooLargeError } from '../session-store.js';
+import { HashQueueFullError } from '../hash-limiter.js';
+
+/** The 503 when this replica has too many password hashes waiting: the client may try again after Retry-After. */
+const HASHING_BUSY = { code: 'password_hashing_busy', message: 'too many sign-ins at once, try again shortly', retryAfterSeconds: 1 };
 
 export class HttpError extends Error {
   constructor(
@@ -58,6 +62,7 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
     let status = 500;
     let message = 'internal error';
     let headers: Record<string, string> = {};
+    let code: string | undefined;
     if (err instanceof HttpError) {
       ({ status, message, headers } = err);
     } else if (err instanceof SessionEndedError) {
@@ -74,7 +79,18 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
       // body-parser: entity.too.large (413), entity.parse.failed (400), charset/encoding errors (415)
       status = err.status;
       message = err.type === 'entity.parse.failed' ? 'malformed JSON body' : err.expose ? err.message : 'bad request';
+    } else if (err instanceof HashQueueFullError) {
+      // Overload, not a fault: never a 500. Counted by the limiter (password_hashes_rejected_total).
+      status = 503;
+      message = HASHING_BUSY.message;
+      code = HASHING_BUSY.code;
+      headers = { 'Retry-After': String(HASHING_BUSY.retryAfterSeconds) };
+      logger.warn({ reqId: req.id, ...err.load }, 'password hashing queue full');
     } else if (isDatabaseUnavailable(err)) {
+      // Also the pool's "timeout exceeded when trying to connect" (PG_CONNECT_TIMEOUT_MS), which an overloaded replica
+      // gives with the database fine: every connection busy, or a new connection's SCRAM handshake queued on libuv's
+      // threads behind scrypt (app/config.ts, PASSWORD_HASH_CONCURRENCY). Either way the client can act on it, hence
+      // Retry-After; the log's message tells the connect timeout from a database that is down.
       status = 503;
       message = 'database unavailable, try again shortly';
       headers = { 'Retry-After': '1' };
@@ -83,6 +99,9 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
       logger.error({ reqId: req.id, err: loggable(err) }, 'unhandled error');
     }
     if (res.headersSent) return res.destroy();
-    res.status(status).set(headers).json({ error: message });
+    res
+      .status(status)
+      .set(headers)
+      .json({ error: message, ...(code && { code }) });
   };
 }

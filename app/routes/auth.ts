@@ -4,9 +4,10 @@ import { Router, type Request, type Response } from 'express';
 import { z } from 'zod';
 import { HttpError } from '../http/errors.js';
 import { requireCsrf, requireUser } from '../http/guards.js';
-import { decoyHash, hashPassword, verifyPassword } from '../passwords.js';
+import type { Passwords } from '../passwords.js';
+import { HashQueueFullError } from '../hash-limiter.js';
 import { UsernameTaken, type Users } from '../users.js';
-import type { LoginThrottle } from '../login-throttle.js';
+import type { LoginAttempt, LoginThrottle } from '../login-throttle.js';
 import type { SessionUser } from '../session-data.js';
 import { sessionCall } from '../session.js';
 import { describeUserAgent } from '../user-agent.js';
@@ -39,6 +40,19 @@ export async function startSession(req: Request, user: SessionUser): Promise<str
   return csrfToken;
 }
 
+/**
+ * The password check of a throttled attempt. When this replica is too busy to hash (503), the password was never
+ * checked, so the attempt is withdrawn: a login storm must not lock people out as if they had guessed wrong.
+ */
+export async function checkAttempt(attempt: LoginAttempt, check: Promise<boolean>): Promise<boolean> {
+  try {
+    return await check;
+  } catch (err) {
+    if (err instanceof HashQueueFullError) await attempt.withdraw().catch(() => {}); // still counted: only stricter
+    throw err;
+  }
+}
+
 /** Logout: the row deleted, the cookie cleared, 204. */
 export async function endCurrentSession(req: Request, res: Response, cookieName: string): Promise<void> {
   await sessionCall(req, 'destroy');
@@ -46,14 +60,14 @@ export async function endCurrentSession(req: Request, res: Response, cookieName:
   res.status(204).end();
 }
 
-export function authRoutes(users: Users, throttle: LoginThrottle, cookieName: string, scryptCost: number): Router {
+export function authRoutes(users: Users, throttle: LoginThrottle, cookieName: string, passwords: Passwords): Router {
   const router = Router();
 
   router.post('/api/register', async (req, res) => {
     const { username, password } = parse(newAccount, req.body);
     let user: SessionUser;
     try {
-      user = await users.create(username, await hashPassword(password, scryptCost));
+      user = await users.create(username, await passwords.hash(password));
     } catch (err) {
       if (err instanceof UsernameTaken) throw new HttpError(409, 'username taken');
       throw err;
@@ -69,8 +83,9 @@ export function authRoutes(users: Users, throttle: LoginThrottle, cookieName: st
     if (attempt.retryAfter > 0) {
       throw new HttpError(429, 'too many failed logins, try again later', { 'Retry-After': String(attempt.retryAfter) });
     }
+    // No pool client is held from here to the end of the check: pool.query returns its client before the hash.
     const found = await users.find(username);
-    const ok = await verifyPassword(password, found?.passwordHash ?? (await decoyHash(scryptCost)));
+    const ok = await checkAttempt(attempt, passwords.verify(password, found?.passwordHash));
     if (!found || !ok) throw new HttpError(401, 'wrong username or password'); // the attempt stays counted
     await attempt.succeeded();
     const csrfToken = await startSession(req, { id: found.id, username: found.username });

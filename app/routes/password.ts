@@ -6,19 +6,19 @@ import { Router } from 'express';
 import { z } from 'zod';
 import { HttpError } from '../http/errors.js';
 import { requireCsrf, requireUser } from '../http/guards.js';
-import { hashPassword, verifyPassword } from '../passwords.js';
+import type { Passwords } from '../passwords.js';
 import type { Users } from '../users.js';
 import type { LoginThrottle } from '../login-throttle.js';
 import type { PasswordChange } from '../password-change.js';
-import { newPassword, parse, startSession } from './auth.js';
+import { checkAttempt, newPassword, parse, startSession } from './auth.js';
 
 const change = z.object({ currentPassword: z.string().min(1, 'currentPassword: required').max(200), newPassword });
 
-export function passwordRoutes(users: Users, passwords: PasswordChange, throttle: LoginThrottle, scryptCost: number): Router {
+export function passwordRoutes(users: Users, changes: PasswordChange, throttle: LoginThrottle, passwords: Passwords): Router {
   return Router().post('/api/password', requireUser, requireCsrf, async (req, res) => {
     const body = parse(change, req.body);
     const user = req.session.user!;
-    if (await passwords.signsInWithProvider(user.id)) {
+    if (await changes.signsInWithProvider(user.id)) {
       throw new HttpError(409, 'this account signs in through its identity provider and has no password to change');
     }
     // Guessing the current password from a stolen session counts against the same limits as guessing it at login.
@@ -27,11 +27,13 @@ export function passwordRoutes(users: Users, passwords: PasswordChange, throttle
       throw new HttpError(429, 'too many wrong passwords, try again later', { 'Retry-After': String(attempt.retryAfter) });
     }
     const found = await users.find(user.username);
-    if (found?.id !== user.id || !(await verifyPassword(body.currentPassword, found.passwordHash))) {
+    if (found?.id !== user.id || !(await checkAttempt(attempt, passwords.verify(body.currentPassword, found.passwordHash)))) {
       throw new HttpError(403, 'wrong current password'); // the attempt stays counted
     }
     await attempt.succeeded();
-    const ended = await passwords.change(user.id, req.sessionID, await hashPassword(body.newPassword, scryptCost));
+    // Hashed before the change's transaction takes a pool client, never while holding one.
+    const passwordHash = await passwords.hash(body.newPassword);
+    const ended = await changes.change(user.id, req.sessionID, passwordHash);
     const csrfToken = await startSession(req, user);
     res.json({ user: { username: user.username }, csrfToken, endedSessions: ended });
   });
