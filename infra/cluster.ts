@@ -1,6 +1,7 @@
 /**
  * The local cluster: N app replicas on loopback ports behind a real nginx, supervised.
- * Programmatic API used by `npm start`, the tests and the load tests. Postgres and migrations are the caller's.
+ * Programmatic API used by `npm start`, the tests, the load tests and the bench. Postgres and migrations are the
+ * caller's. A replica that exits unexpectedly is started again (its `restarts` counts it).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -10,13 +11,18 @@ import { startReplica, stopWithin, waitForReady, type ReplicaProcess } from './r
 import { startNginx, type NginxHandle } from './nginx.js';
 
 export interface ClusterOptions {
-  databaseUrl: string;
+  /** DATABASE_URL of every replica (a replica that needs none, such as the bench's trivial server, goes without). */
+  databaseUrl?: string;
   replicas?: number;
+  /** What node runs (startReplica's args); default app/server.ts through tsx. */
+  args?: string[];
   host?: string;
   /** nginx's port (default 8080). */
   port?: number;
   /** Extra environment for every replica (SESSION_SECRET, SESSION_STORE, ...). */
   env?: NodeJS.ProcessEnv;
+  /** What `env` adds to: default the caller's own environment; a tool passes {} so the user's shell cannot change its replicas. */
+  baseEnv?: NodeJS.ProcessEnv;
   /** replica-N.log files and nginx's folder go here. */
   logDir: string;
   /** Written on every change: pids, ports, URL. */
@@ -46,6 +52,8 @@ export interface Cluster {
   rollingRestart(): Promise<void>;
   /** Sends a signal without warning nginx (a crash); the supervisor starts a new process. */
   killReplica(index: number, signal?: NodeJS.Signals): Promise<void>;
+  /** Takes all but the first `count` replicas out of nginx (and puts them back when `count` grows). */
+  serveWith(count: number): Promise<void>;
   /** Resolves when the replica at index serves /readyz again (after a crash). */
   waitForReplica(index: number, timeoutMs?: number): Promise<void>;
   stop(): Promise<void>;
@@ -72,13 +80,13 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
   const { replicas = 3, host = '127.0.0.1', logDir, log = () => {} } = opts;
   mkdirSync(logDir, { recursive: true });
   const env: NodeJS.ProcessEnv = {
-    ...process.env,
+    ...(opts.baseEnv ?? process.env),
     NODE_ENV: 'production',
     LOG_LEVEL: 'info',
     // nginx stops sending before a planned stop, so a short drain is enough locally.
     SHUTDOWN_DRAIN_MS: '500',
     ...opts.env,
-    DATABASE_URL: opts.databaseUrl,
+    ...(opts.databaseUrl && { DATABASE_URL: opts.databaseUrl }),
     HOST: '127.0.0.1',
   };
   let stopping = false;
@@ -86,7 +94,14 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
   let nginx: NginxHandle | undefined;
 
   const spawnInto = (slot: Omit<Slot, 'process' | 'ready'> & Partial<Slot>): Slot => {
-    const child = startReplica({ port: slot.port, metricsPort: slot.metricsPort, env, logFile: slot.logFile, detached: true });
+    const child = startReplica({
+      port: slot.port,
+      metricsPort: slot.metricsPort,
+      env,
+      args: opts.args,
+      logFile: slot.logFile,
+      detached: true,
+    });
     const full = slot as Slot;
     full.process = child;
     full.ready = waitForReady(child);
@@ -204,6 +219,11 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
       await before.stop(signal);
       // Wait until the supervisor has launched the replacement, so waitForReplica sees the new process.
       while (slot.process === before && !stopping) await sleep(20);
+    },
+    async serveWith(count) {
+      if (count < 1 || count > slots.length) throw new RangeError(`cannot serve with ${count} of ${slots.length} replicas`);
+      for (const slot of slots) slot.down = slot.index >= count;
+      await balancer.reload(upstreams());
     },
     async waitForReplica(index, timeoutMs = 30_000) {
       const slot = slotAt(index);

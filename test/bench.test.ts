@@ -14,7 +14,8 @@ import { createClient } from 'redis';
 import { migratedDatabase, serverUrl } from './helpers/database.js';
 import { createUsers, runPrefix } from '../loadtests/users.js';
 import { settledSessionWrites } from '../loadtests/bench/database.js';
-import { startFleet, type Fleet } from '../loadtests/bench/fleet.js';
+import { startCluster, type Cluster } from '../infra/cluster.js';
+import { freePort } from '../infra/ports.js';
 import { redisCommands, startRedis, type RedisHandle } from '../loadtests/bench/redis.js';
 import { ensureTool, redisServer } from '../loadtests/bench/tools.js';
 import { runTraffic, type TrafficResult } from '../loadtests/bench/traffic.js';
@@ -25,7 +26,7 @@ const CONNECTIONS = 2;
 
 let logDir: string;
 let redis: RedisHandle | undefined;
-const fleets = new Map<VariantId, Fleet>();
+const fleets = new Map<VariantId, Cluster>();
 const databases = new Map<VariantId, string>();
 
 before(async () => {
@@ -41,7 +42,8 @@ before(async () => {
       databases.set(id, new URL(databaseUrl).pathname.slice(1));
       // Idle connections close after 1 s, so their backends exit and flush the write counts quickly.
       const env = replicaEnv(variant, { databaseUrl, redisUrl: redis!.url, secret, extra: { PG_IDLE_TIMEOUT_MS: '1000' } });
-      fleets.set(id, await startFleet({ name: id, replicas: 1, args: replicaArgs(variant), env, logDir, log: () => {} }));
+      const port = await freePort();
+      fleets.set(id, await startCluster({ replicas: 1, args: replicaArgs(variant), env, baseEnv: {}, port, logDir: join(logDir, id) }));
     }),
   ).then((results) => {
     // Every fleet that did start is in `fleets` for after() to stop, whichever failed.

@@ -16,7 +16,8 @@ import { commandLine, loadAverage, machine } from '../report/report.js';
 import { stamp } from '../report/write.js';
 import { createUsers, runPrefix, type VirtualUser } from '../users.js';
 import { startBenchPostgres } from './database.js';
-import { startFleet, type Fleet } from './fleet.js';
+import { startCluster, type Cluster } from '../../infra/cluster.js';
+import { freePort } from '../../infra/ports.js';
 import { initPgbench } from './pgbench.js';
 import { measureRun, type MeasureContext } from './measure.js';
 import { summariseProfiles } from './profile.js';
@@ -151,15 +152,16 @@ async function main(): Promise<void> {
     if (pgbenchPath && pgbenchUrl) await initPgbench(pgbenchPath, pgbenchUrl);
 
     const secret = randomBytes(48).toString('base64url');
-    const fleets = new Map<VariantId, Fleet>();
+    const fleets = new Map<VariantId, Cluster>();
     for (const v of VARIANTS) {
       say(`bench: starting ${v.label} (${v.replicas} replica${v.replicas > 1 ? 's' : ''} behind nginx)`);
-      const fleet = await startFleet({
-        name: v.id,
+      const fleet = await startCluster({
         replicas: v.replicas,
         args: replicaArgs(v, opts.cpuProf && v.id !== 'nginx' ? join(logDir, 'profiles', v.id) : undefined),
         env: replicaEnv(v, { databaseUrl: urls[v.id], redisUrl: redis.url, secret }),
-        logDir,
+        baseEnv: {},
+        port: await freePort(),
+        logDir: join(logDir, v.id),
         log: say,
       });
       fleets.set(v.id, fleet);

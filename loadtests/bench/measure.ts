@@ -9,7 +9,7 @@ import { round as roundTo } from '../stats.js';
 import type { VirtualUser } from '../users.js';
 import { cpuSeconds, machineBusySeconds, processCpuSeconds } from './cpu.js';
 import type { BenchPostgres, StatementCount } from './database.js';
-import type { Fleet } from './fleet.js';
+import type { Cluster } from '../../infra/cluster.js';
 import { runPgbench } from './pgbench.js';
 import { redisCommands, type RedisClient } from './redis.js';
 import type { CpuSeconds, RunRecord } from './summary.js';
@@ -20,7 +20,7 @@ export interface MeasureContext {
   postgres: BenchPostgres;
   redisPid: number;
   redisStats: RedisClient;
-  fleets: Map<VariantId, Fleet>;
+  fleets: Map<VariantId, Cluster>;
   sessions: Map<VariantId, VirtualUser[]>;
   pgbench?: { binary: string; url: string; clients: number };
   connections: number;
@@ -60,7 +60,7 @@ export async function measureRun(ctx: MeasureContext, run: RunInfo, round: numbe
   }
   const database = run.id === 'pgbench' ? PGBENCH_DATABASE : databaseOf(run.id);
   const groups = {
-    replicas: fleet ? fleet.replicas.map((r) => r.pid) : [],
+    replicas: fleet ? fleet.replicas().map((r) => r.pid) : [],
     postgres: [ctx.postgres.postmasterPid],
     redis: [ctx.redisPid],
     nginx: fleet ? [fleet.nginx.pid] : [],
@@ -79,6 +79,10 @@ export async function measureRun(ctx: MeasureContext, run: RunInfo, round: numbe
     ? await runTraffic({ url: fleet.url, sessions: ctx.sessions.get(run.variant!)!, connections, seconds: ctx.seconds })
     : await pgbenchLoad(ctx);
   const after = await snapshot();
+  // The cluster starts a replica that died again: its CPU and its lost requests would be missing from the figures.
+  const restarted = fleet?.replicas().filter((r) => r.restarts > 0) ?? [];
+  if (restarted.length)
+    throw new Error(`${run.id}: replica ${restarted[0]!.index + 1} exited during the bench (log: ${restarted[0]!.logFile})`);
 
   const statements = diffStatements(before.statements.get(database ?? ''), after.statements.get(database ?? ''));
   if (database) {
