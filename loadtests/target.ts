@@ -15,7 +15,7 @@ const gcOnSignal = new URL('./memory/gc-on-signal.mjs', import.meta.url);
 export const GC_SIGNAL = 'SIGWINCH';
 
 /**
- * scrypt cost of the load-test, bench and touch-writes replicas: the memory scenario logs in 100,000 times, and the
+ * scrypt cost of the load-test and bench replicas: the memory scenario logs in 100,000 times, and the
  * bench logs in its sessions (the app's default is 16384).
  */
 export const LOAD_TEST_SCRYPT_COST = 1024;

@@ -40,7 +40,7 @@ export interface Script {
   lost(step: Step, kind: string): void;
 }
 
-export const CLOSED = 'connection closed before a complete response';
+const CLOSED = 'connection closed before a complete response';
 
 export interface EngineOptions {
   url: string;
