@@ -9,13 +9,13 @@ import http from 'node:http';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import type { Cluster } from '../../infra/cluster.js';
 import { HttpClient, PASSWORD, uniqueName } from '../helpers/http-client.js';
 import { migratedDatabase } from '../helpers/database.js';
 import { replicaEnv } from '../helpers/replicas.js';
 import { startTestCluster } from '../helpers/cluster.js';
+import { waitFor } from '../helpers/wait-for.js';
 import { logLines, startLoggedReplica } from './support.js';
 
 let databaseUrl: string;
@@ -49,17 +49,18 @@ async function holdLoginLock(t: { after(fn: () => Promise<void>): void }) {
   t.after(release);
   return {
     release,
-    /** Resolves once an app query is queued behind the lock. */
+    /** Resolves once an app query is queued behind the lock (its pg_stat_activity row). */
     async waiter() {
-      for (let i = 0; i < 100; i++) {
-        const { rowCount } = await admin.query(
-          // Only this file's database: other test files hold app queries on locks of their own at the same time.
-          `SELECT 1 FROM pg_stat_activity WHERE application_name = 'express-pg-sessions' AND wait_event_type = 'Lock' AND datname = current_database()`,
-        );
-        if (rowCount) return;
-        await sleep(50);
-      }
-      throw new Error('no app query waited on the lock');
+      await waitFor(
+        async () =>
+          (
+            await admin.query(
+              // Only this file's database: other test files hold app queries on locks of their own at the same time.
+              `SELECT 1 FROM pg_stat_activity WHERE application_name = 'express-pg-sessions' AND wait_event_type = 'Lock' AND datname = current_database()`,
+            )
+          ).rowCount,
+        { what: 'an app query waits on the lock' },
+      );
     },
   };
 }
@@ -70,17 +71,26 @@ const refused = (url: string) =>
     (err: Error) => (err.cause as { code?: string } | undefined)?.code === 'ECONNREFUSED',
   );
 
+/**
+ * Timers in the replica start no earlier than the SIGTERM's arrival, which follows `signalledAt` (taken in this process,
+ * before the kill); the two clocks (Node's loop clock there, Date.now() here) round to the millisecond differently.
+ */
+const TIMER_ROUNDING_MS = 50;
+
 describe('Graceful shutdown of one replica', () => {
   it(
     'When SIGTERM arrives during a slow request, then readiness fails, the drain serves, the request completes and the exit is 0',
     { timeout: 60_000 },
     async (t) => {
-      const drainMs = 1_500;
+      // Long enough that the checks of the drain (a handful of requests) fit in it on a loaded machine.
+      const drainMs = 3_000;
       const logFile = join(logDir, 'drain.log');
       const replica = await startLoggedReplica(
         t,
         replicaEnv(databaseUrl, {
           SHUTDOWN_DRAIN_MS: String(drainMs),
+          // The in-flight request is held until the test lets it go: no deadline may cut it first.
+          SHUTDOWN_TIMEOUT_MS: '60000',
           PG_STATEMENT_TIMEOUT_MS: '30000',
           PASSWORD_SCRYPT_COST: '1024',
           LOG_LEVEL: 'info',
@@ -95,18 +105,34 @@ describe('Graceful shutdown of one replica', () => {
 
       const signalledAt = Date.now();
       replica.child.kill('SIGTERM');
-      await sleep(100);
-      const ready = await reader.client.get('/readyz');
-      assert.equal(ready.status, 503);
+      // The event: readiness turns 503 (200 until the replica has handled the signal).
+      const ready = await waitFor(
+        async () => {
+          const answer = await reader.client.get('/readyz');
+          return answer.status === 503 && answer;
+        },
+        { what: 'readiness answers 503 after SIGTERM', timeoutMs: drainMs },
+      );
       assert.deepEqual(ready.body, { status: 'draining' });
       assert.equal((await reader.client.get('/healthz')).status, 200);
       for (let i = 0; i < 5; i++)
         assert.equal((await reader.client.get('/api/me')).status, 200, 'normal requests are served during the drain');
-      assert.ok(Date.now() - signalledAt < drainMs, 'all of that happened within the drain');
+      // The drain ends no earlier than signalledAt + drainMs (see TIMER_ROUNDING_MS): answered before that, the
+      // requests above were served while readiness failed and the port still accepted.
+      const checkedWithin = Date.now() - signalledAt;
+      assert.ok(checkedWithin < drainMs - TIMER_ROUNDING_MS, `all of that happened within the drain: ${checkedWithin} ms`);
 
-      await sleep(drainMs + 300 - (Date.now() - signalledAt));
-      assert.ok(await refused(`${replica.url}/healthz`), 'after the drain, new connections are refused');
-      assert.equal(replica.child.exitCode, null, 'still running: a request is in flight');
+      // The event: the port refuses new connections. Not before the drain is over (lower bound); soon after it (upper
+      // bound, with slack for a loaded machine).
+      await waitFor(() => refused(`${replica.url}/healthz`), {
+        what: 'new connections are refused after the drain',
+        timeoutMs: drainMs + 15_000,
+      });
+      const refusedAfter = Date.now() - signalledAt;
+      assert.ok(refusedAfter >= drainMs - TIMER_ROUNDING_MS, `refused after ${refusedAfter} ms, before the ${drainMs} ms drain ended`);
+      t.diagnostic(`readiness 503 and the drain's requests within ${checkedWithin} ms; refused after ${refusedAfter} ms`);
+      // The replica cannot finish: its login waits on the lock the test holds (and no deadline applies for 60 s).
+      assert.ok(replica.child.exitCode === null && replica.child.signalCode === null, 'still running: a request is in flight');
 
       await lock.release();
       const done = await login;
@@ -145,7 +171,10 @@ describe('Graceful shutdown of one replica', () => {
       replica.child.kill('SIGTERM');
       assert.equal(await login, 'connection closed');
       const cutAfter = Date.now() - signalledAt;
-      assert.ok(cutAfter >= 450 && cutAfter < 3_000, `cut after ${cutAfter} ms`);
+      // Lower bound: the deadline's timer starts after the signal arrived (see TIMER_ROUNDING_MS). Upper bound: slack for
+      // a loaded machine, still far below what the request would take without the deadline (30 s statement timeout).
+      assert.ok(cutAfter >= 500 - TIMER_ROUNDING_MS && cutAfter < 10_000, `cut after ${cutAfter} ms`);
+      t.diagnostic(`cut after ${cutAfter} ms`);
       // The pool waits for the query still queued on the lock (statement_timeout bounds that wait).
       await lock.release();
       assert.equal(await replica.exited, 0);
@@ -165,10 +194,11 @@ describe('Replicas stopped under load behind nginx', () => {
 
       const load = runLoad(cluster.url, users, { withPosts: true });
       t.after(() => load.stop()); // also when a restart below throws
-      await sleep(500);
+      // Events, not delays: the load reaches every replica before the restarts, and both new processes after them.
+      await load.answeredBy(3);
       await cluster.restartReplica(0);
       await cluster.restartReplica(1);
-      await sleep(500);
+      await load.answeredBy(5);
       const result = await load.stop();
 
       assert.deepEqual(result.failures, [], `${result.failures.length} of ${result.requests} requests failed`);
@@ -195,12 +225,12 @@ describe('Replicas stopped under load behind nginx', () => {
       const users = await Promise.all(Array.from({ length: 6 }, () => registered(cluster.url)));
       const load = runLoad(cluster.url, users, { withPosts: false });
       t.after(() => load.stop()); // also when a stop below throws
-      await sleep(500);
+      await load.answeredBy(3);
       for (const i of [0, 1]) {
         await cluster.killReplica(i, 'SIGTERM');
         await cluster.waitForReplica(i);
       }
-      await sleep(500);
+      await load.answeredBy(5);
       const result = await load.stop();
       assert.deepEqual(result.failures, [], `${result.failures.length} of ${result.requests} requests failed`);
       assert.ok(result.requests > 300, `enough load to matter: ${result.requests} requests`);
@@ -297,6 +327,12 @@ function runLoad(baseUrl: string, users: { client: HttpClient }[], { withPosts }
   };
   const running = Promise.all(users.map((_, index) => worker(index)));
   return {
+    /** Resolves once `count` distinct processes (X-Instance) have answered; the bound only guards against a hang. */
+    answeredBy: (count: number) =>
+      waitFor(() => instances.size >= count, {
+        what: () => `${count} replica processes answer the load (so far: ${[...instances].join(', ')})`,
+        timeoutMs: 30_000,
+      }),
     async stop() {
       stopping = true;
       await running;

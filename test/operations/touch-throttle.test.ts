@@ -11,6 +11,7 @@ import { startApp, type AppInstance } from '../helpers/app-instance.js';
 import { HttpClient, PASSWORD, uniqueName } from '../helpers/http-client.js';
 import { migratedDatabase } from '../helpers/database.js';
 import { replicaEnv, startReadyReplica } from '../helpers/replicas.js';
+import { waitFor } from '../helpers/wait-for.js';
 import { logLines, sample, scrape, startLoggedReplica } from './support.js';
 
 let databaseUrl: string;
@@ -47,7 +48,9 @@ const cookieExpires = (res: { headers: Headers }) => Date.parse(/Expires=([^;]+)
 
 describe('Throttled touch', () => {
   it('When reads come within SESSION_TOUCH_AFTER_SECONDS, then the session row is never updated and /api/me reports its expiry', async (t) => {
-    const app = await startApp(t, databaseUrl, { SESSION_TOUCH_AFTER_SECONDS: '60' });
+    const touchAfterMs = 60_000;
+    const app = await startApp(t, databaseUrl, { SESSION_TOUCH_AFTER_SECONDS: String(touchAfterMs / 1000) });
+    const registeredAt = Date.now();
     const { client, username } = await registered(app.url);
     const before = await sessionRow(app.pool, username);
     for (let i = 0; i < 20; i++) {
@@ -59,6 +62,11 @@ describe('Throttled touch', () => {
       const ahead = cookieExpires(res) - before.expireMs;
       assert.ok(ahead >= -1_000 && ahead < 61_000, `cookie ahead of the row by ${ahead} ms`);
     }
+    // The window: a read may write only once the stored expiry trails by the interval. 20 reads take well under a
+    // second; the interval is 60 s, so even a machine 50 times slower stays inside it. Checked, so that a machine too
+    // slow for the window fails with this message, not as a broken throttle.
+    const readsTook = Date.now() - registeredAt;
+    assert.ok(readsTook < touchAfterMs / 2, `the reads took ${readsTook} ms, too close to the ${touchAfterMs} ms interval`);
     assert.deepEqual(await sessionRow(app.pool, username), before, 'no UPDATE reached the row');
   });
 
@@ -67,11 +75,18 @@ describe('Throttled touch', () => {
     const { client, username } = await registered(app.url);
     await leaveOnly(app, username, 3_600);
     const stale = await sessionRow(app.pool, username);
+    const sentAt = Date.now();
     const res = await client.get('/api/me');
+    const answeredAt = Date.now();
     const after = await sessionRow(app.pool, username);
     assert.notEqual(after.xmin, stale.xmin, 'the touch was written');
     const maxAge = app.config.session.maxAgeMs;
-    assert.ok(Math.abs(after.expireMs - (Date.now() + maxAge)) < 5_000, 'the row expires one max age from now');
+    // The app (in this process, same clock) computed the new expiry while serving the request: one max age from a
+    // moment between sending and the answer, rounded up to the whole second. Bracketed, whatever the machine's speed.
+    assert.ok(
+      after.expireMs >= sentAt + maxAge - 1 && after.expireMs <= answeredAt + maxAge + 1_000,
+      `the row expires one max age from the read: ${after.expireMs - sentAt - maxAge} ms after sent + max age, read took ${answeredAt - sentAt} ms`,
+    );
     assert.ok(Math.abs(Date.parse(res.body.session.expiresAt) - after.expireMs) < 2_000, 'expiresAt is what the row now holds');
     assert.ok(Math.abs(cookieExpires(res) - after.expireMs) < 2_000, 'the cookie agrees with the row');
   });
@@ -80,13 +95,20 @@ describe('Throttled touch', () => {
     const app = await startApp(t, databaseUrl, { SESSION_TOUCH_AFTER_SECONDS: '60' });
     const active = await registered(app.url);
     const idle = await registered(app.url);
-    await leaveOnly(app, active.username, 2);
-    await leaveOnly(app, idle.username, 2);
-    const until = Date.now() + 3_000;
-    while (Date.now() < until) {
-      assert.equal((await active.client.get('/api/me')).status, 200);
+    // The idle session's end first, then the active one's: the active one ends no earlier than the idle one. 4 s leave
+    // room for the first read to arrive before the active session's end even on a loaded machine.
+    await leaveOnly(app, idle.username, 4);
+    await leaveOnly(app, active.username, 4);
+    const oldEnd = Math.max((await sessionRow(app.pool, idle.username)).expireMs, (await sessionRow(app.pool, active.username)).expireMs);
+    // Reads every 250 ms until both old ends have passed on this clock (the app, in this process, compares with it);
+    // no fixed duration to guess.
+    let reads = 0;
+    while (Date.now() <= oldEnd + 100) {
+      assert.equal((await active.client.get('/api/me')).status, 200, `read ${reads + 1}, ${oldEnd - Date.now()} ms before the old end`);
+      reads++;
       await sleep(250);
     }
+    assert.ok(reads >= 2, `${reads} reads before the old end`);
     assert.equal((await active.client.get('/api/cart')).status, 200, 'still logged in after its old expiry');
     assert.equal((await idle.client.get('/api/me')).status, 401, 'idle past its expiry');
   });
@@ -128,7 +150,8 @@ describe('Throttled touch', () => {
       const logFile = join(dir, 'replica.log');
       const replica = await startLoggedReplica(
         t,
-        replicaEnv(databaseUrl, { SESSION_TOUCH_AFTER_SECONDS: '0', PASSWORD_SCRYPT_COST: '1024' }),
+        // info: request lines are logged too, one of which marks a point in the replica's log (below)
+        replicaEnv(databaseUrl, { SESSION_TOUCH_AFTER_SECONDS: '0', PASSWORD_SCRYPT_COST: '1024', LOG_LEVEL: 'info' }),
         logFile,
       );
       const { client, username } = await registered(replica.url);
@@ -148,8 +171,19 @@ describe('Throttled touch', () => {
       assert.deepEqual(res.body.user, { username }, 'the body arrived whole');
       const metrics = await scrape(replica);
       assert.equal(sample(metrics, 'session_store_errors_total', { operation: 'touch' }), 1);
-      await sleep(300); // an error handed to express-session would reach the error handler just after the answer
-      const lines = logLines(logFile);
+      // An error handed to express-session would reach the error handler just after the answer (express-session
+      // defers it with setImmediate). A marker request sent after that answer is handled after anything so deferred,
+      // so once the marker's request line is in the log, such an error would be logged before it: an ordering, not a
+      // guessed delay.
+      const marker = `marker-${uniqueName()}`;
+      assert.equal((await fetch(`${replica.url}/api/me`, { headers: { 'x-request-id': marker } })).status, 401);
+      const lines = await waitFor(
+        () => {
+          const all = logLines(logFile);
+          return all.some((l) => l.req?.id === marker) && all;
+        },
+        { what: `the marker request ${marker} is logged` },
+      );
       assert.ok(lines.some((l) => l.msg === 'session store error' && l.err.message === 'refused for the test'));
       assert.ok(!lines.some((l) => l.msg === 'unhandled error'), 'not reported as a failed request');
     },
