@@ -33,6 +33,11 @@ WORKDIR /app
 COPY package.json ./
 COPY --from=deps /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
+# Every password hash makes scrypt allocate a 16 MB buffer. With glibc's defaults the first free of such a buffer raises
+# the mmap threshold to its size, so later buffers come from malloc's heap and stay in RSS after the free (about 70 MB
+# per replica, measured in docs/capacity.md). A fixed threshold keeps them mmapped and returned at once.
+# infra/cluster.ts sets the same for `npm start`; test/deploy/dockerfile.test.ts keeps the two in step.
+ENV MALLOC_MMAP_THRESHOLD_=131072
 # Files stay owned by root: the `node` user (uid 1000) can read but not change the app.
 USER node
 EXPOSE 3000

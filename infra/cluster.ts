@@ -21,6 +21,8 @@ export interface ClusterOptions {
   port?: number;
   /** Extra environment for every replica (SESSION_SECRET, SESSION_STORE, ...). */
   env?: NodeJS.ProcessEnv;
+  /** More environment for the replica at `index` only (the memory scenario compares settings side by side). */
+  replicaEnv?: (index: number) => NodeJS.ProcessEnv;
   /** What `env` adds to: default the caller's own environment; a tool passes {} so the user's shell cannot change its replicas. */
   baseEnv?: NodeJS.ProcessEnv;
   /** replica-N.log files and nginx's folder go here. */
@@ -73,6 +75,12 @@ interface Slot {
   ready: Promise<void>;
 }
 
+/**
+ * glibc's malloc settings of every replica, as the Dockerfile's ENV: a fixed mmap threshold, so scrypt's 16 MB buffer
+ * per password hash goes back to the system when freed instead of staying in malloc's heap (docs/capacity.md).
+ */
+export const REPLICA_MALLOC_ENV = { MALLOC_MMAP_THRESHOLD_: '131072' };
+
 const SUPERVISOR_BACKOFF_MS = [200, 500, 1_000, 2_000, 5_000];
 const STOP_TIMEOUT_MS = 20_000;
 
@@ -85,6 +93,7 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
     LOG_LEVEL: 'info',
     // nginx stops sending before a planned stop, so a short drain is enough locally.
     SHUTDOWN_DRAIN_MS: '500',
+    ...REPLICA_MALLOC_ENV,
     ...opts.env,
     ...(opts.databaseUrl && { DATABASE_URL: opts.databaseUrl }),
     HOST: '127.0.0.1',
@@ -97,7 +106,7 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
     const child = startReplica({
       port: slot.port,
       metricsPort: slot.metricsPort,
-      env,
+      env: { ...env, ...opts.replicaEnv?.(slot.index) },
       args: opts.args,
       logFile: slot.logFile,
       detached: true,

@@ -8,11 +8,16 @@ export const USAGE = `Usage: npm run loadtest -- [options]
                        cluster (PostgreSQL, 3 replicas, nginx) and stop it afterwards
   --metrics-url URL    with --url: one replica's metrics port, for the memory scenario (skipped without it), e.g.
                        http://127.0.0.1:9464 after kubectl port-forward <app pod> 9464
-  --scenario a,b       scenarios to run (default: all): sharing, rolling-restart, crash, full-restart, memory
+  --scenario a,b       scenarios to run (default: all but soak): sharing, rolling-restart, crash, full-restart,
+                       login-storm, memory, soak
   --users N            virtual users of the traffic scenarios (default 200)
   --duration S         seconds of load in sharing, and around the events of rolling-restart and crash (default 20)
-  --sessions N         sessions the memory scenario creates per store (default 100000)
-  --memory-seconds S   upper bound on creating them, per store (default 90)
+  --sessions N         sessions the memory scenario creates per store (default 100000: most of an hour per
+                       store on 2 cores at the production scrypt cost)
+  --memory-seconds S   upper bound on creating them, per store (default 5400)
+  --minutes N          length of the soak (default 10)
+  --scrypt-cost N      PASSWORD_SCRYPT_COST of the memory, login-storm and soak replicas (default: the app's own,
+                       16384; a lower cost is labelled in the report)
   --replicas N         replicas of the local cluster (default 3)
   --out DIR            where the JSON and HTML reports go (default results)
 `;
@@ -43,7 +48,9 @@ export function parseCli(argv: string[]): CliOptions {
       users: { type: 'string', default: '200' },
       duration: { type: 'string', default: '20' },
       sessions: { type: 'string', default: '100000' },
-      'memory-seconds': { type: 'string', default: '90' },
+      'memory-seconds': { type: 'string', default: '5400' },
+      minutes: { type: 'string', default: '10' },
+      'scrypt-cost': { type: 'string' },
       replicas: { type: 'string', default: '3' },
       out: { type: 'string', default: 'results' },
       help: { type: 'boolean', short: 'h', default: false },
@@ -65,7 +72,9 @@ export function parseCli(argv: string[]): CliOptions {
     users: parseWhole('users', values.users, 1, 10_000),
     duration: parseWhole('duration', values.duration, 2, 3_600),
     sessions: parseWhole('sessions', values.sessions, 100, 10_000_000),
-    memorySeconds: parseWhole('memory-seconds', values['memory-seconds'], 5, 3_600),
+    memorySeconds: parseWhole('memory-seconds', values['memory-seconds'], 5, 86_400),
+    minutes: parseWhole('minutes', values.minutes, 1, 1_440),
+    scryptCost: values['scrypt-cost'] === undefined ? undefined : parseWhole('scrypt-cost', values['scrypt-cost'], 1024, 1_048_576),
     replicas: parseWhole('replicas', values.replicas, 1, 32),
     out: values.out,
     help: values.help,

@@ -5,7 +5,8 @@
  * The compiled build, not tsx: tsx's loader runs in a worker thread, which clinic would sample as a second process
  * (and production runs the build). Options: --users N (50), --duration S (20), --out DIR (results).
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
+import { buildApp } from './build.js';
 import { readdirSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
@@ -34,9 +35,11 @@ if (!Number.isInteger(users) || users < 1 || !Number.isInteger(duration) || dura
 }
 const dest = resolve(values.out, 'profile');
 
-console.error('profile: npm run build');
-if (spawnSync('npm', ['run', '--silent', 'build'], { cwd: root, stdio: 'inherit' }).status !== 0) {
-  console.error('profile: npm run build failed');
+let server: string;
+try {
+  server = buildApp((line) => console.error(`profile: ${line}`));
+} catch (err) {
+  console.error(`profile: ${(err as Error).message}`);
   process.exit(1);
 }
 
@@ -49,18 +52,7 @@ try {
   console.error(`profile: clinic doctor on one replica (port ${port}), ${users} users for ${duration} s; the analysis takes a while`);
   const child = spawn(
     process.execPath,
-    [
-      clinicBin,
-      'doctor',
-      '--open=false',
-      '--dest',
-      dest,
-      '--on-port',
-      load,
-      '--',
-      process.execPath,
-      join(root, 'dist', 'app', 'server.js'),
-    ],
+    [clinicBin, 'doctor', '--open=false', '--dest', dest, '--on-port', load, '--', process.execPath, server],
     {
       cwd: root,
       stdio: 'inherit',

@@ -56,6 +56,8 @@ const report: Report = {
     duration: options.duration,
     sessions: options.sessions,
     memorySeconds: options.memorySeconds,
+    minutes: options.minutes,
+    scryptCost: options.scryptCost,
     replicas: options.replicas,
   },
   machine: machine(),

@@ -7,16 +7,13 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { startPostgres, type PostgresHandle } from '../infra/postgres.js';
 import { migrate } from '../infra/migrate.js';
-import { startCluster, type Cluster } from '../infra/cluster.js';
+import { startCluster, type Cluster, type ClusterOptions } from '../infra/cluster.js';
 import { freePort } from '../infra/ports.js';
 
-const gcOnSignal = new URL('./memory/gc-on-signal.mjs', import.meta.url);
-/** Replicas started here collect garbage on SIGWINCH (see memory/gc-on-signal.mjs). */
-export const GC_SIGNAL = 'SIGWINCH';
-
 /**
- * scrypt cost of the load-test and bench replicas: the memory scenario logs in 100,000 times, and the
- * bench logs in its sessions (the app's default is 16384).
+ * scrypt cost of the replicas of the traffic scenarios and the bench, which log in hundreds of users before they
+ * measure something else (the app's default is 16384). The memory, login-storm and soak scenarios run at the app's
+ * own cost unless --scrypt-cost says otherwise.
  */
 export const LOAD_TEST_SCRYPT_COST = 1024;
 
@@ -28,8 +25,16 @@ export interface LocalControls {
   stopCluster(): Promise<void>;
   /** Starts the replicas and nginx again, on the same URL. */
   startCluster(): Promise<void>;
-  /** Another cluster on the same database (e.g. one replica with the memory store), stopped by the caller. */
-  startExtraCluster(env: NodeJS.ProcessEnv, replicas: number, name: string): Promise<Cluster>;
+  /**
+   * Another cluster on the same database (one replica with the memory store, replicas at production settings),
+   * stopped by the caller; `more` adds settings to one replica, or runs other code (args: the compiled app).
+   */
+  startExtraCluster(
+    env: NodeJS.ProcessEnv,
+    replicas: number,
+    name: string,
+    more?: Pick<ClusterOptions, 'replicaEnv' | 'args'>,
+  ): Promise<Cluster>;
   replicas: number;
 }
 
@@ -74,15 +79,21 @@ export async function localTarget({ replicas, logDir, log }: LocalOptions): Prom
       // Every virtual user comes from 127.0.0.1, and the throttle counts logins in flight per address.
       LOGIN_MAX_FAILURES_PER_IP: '1000000',
       LOG_LEVEL: 'warn',
-      NODE_OPTIONS: [process.env.NODE_OPTIONS, '--expose-gc', `--import=${gcOnSignal.href}`].filter(Boolean).join(' '),
     };
     const port = await freePort();
-    const launch = async (env: NodeJS.ProcessEnv, count: number, dir: string, at: number) => {
+    const launch = async (
+      env: NodeJS.ProcessEnv,
+      count: number,
+      dir: string,
+      at: number,
+      more?: Pick<ClusterOptions, 'replicaEnv' | 'args'>,
+    ) => {
       const cluster = await startCluster({
         databaseUrl: postgres.url,
         replicas: count,
         port: at,
         env: { ...replicaEnv, ...env },
+        ...more,
         logDir: dir,
         log,
       });
@@ -101,7 +112,7 @@ export async function localTarget({ replicas, logDir, log }: LocalOptions): Prom
         async startCluster() {
           current = await launch({}, replicas, logDir, port);
         },
-        startExtraCluster: async (env, count, name) => launch(env, count, `${logDir}/${name}`, await freePort()),
+        startExtraCluster: async (env, count, name, more) => launch(env, count, `${logDir}/${name}`, await freePort(), more),
         replicas,
       },
       stop: stopAll,

@@ -12,6 +12,7 @@ import { localTarget, type Target } from '../loadtests/target.js';
 import { runScenario } from '../loadtests/scenarios/index.js';
 import { rollingRestart } from '../loadtests/scenarios/rolling-restart.js';
 import { fullRestart } from '../loadtests/scenarios/full-restart.js';
+import { loginStorm } from '../loadtests/scenarios/login-storm.js';
 import type { Scenario, ScenarioResult } from '../loadtests/scenarios/types.js';
 import { runPrefix } from '../loadtests/users.js';
 import { renderHtml } from '../loadtests/report/html.js';
@@ -30,7 +31,7 @@ after(async () => {
   rmSync(logDir, { recursive: true, force: true });
 });
 
-const options = { users: 20, duration: 4, sessions: 0, memorySeconds: 0 };
+const options = { users: 20, duration: 4, sessions: 0, memorySeconds: 0, minutes: 1 };
 const quiet = { phase() {}, note() {}, end() {} };
 
 async function run(scenario: Scenario): Promise<ScenarioResult> {
@@ -63,6 +64,17 @@ describe('Load-test scenarios, short runs', () => {
       const { value, why } = figure(result, label);
       assert.equal(value, 100, `${label}: ${why}`);
     }
+    assert.equal(result.status, 'passed', result.headline);
+  });
+
+  it('When more users log in at once than the replicas can hash or queue, then every login succeeds, some after a 503 with Retry-After, and no other 5xx', async () => {
+    const result = await run(loginStorm);
+    for (const label of ['final answers 5xx', 'logins without an answer']) {
+      const { value, why } = figure(result, label);
+      assert.equal(value, 0, `${label}: ${why}`);
+    }
+    const { value: retried, why } = figure(result, '503 + Retry-After, waited out and sent again');
+    assert.ok((retried as number) > 0, `the storm overflowed the hashing queues: ${why}`);
     assert.equal(result.status, 'passed', result.headline);
   });
 

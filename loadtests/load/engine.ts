@@ -76,7 +76,7 @@ export interface Run {
 }
 
 /** An overload answer is retried at most this often per request, and never waits longer than this. */
-const MAX_RETRIES_AFTER = 5;
+const MAX_RETRIES_AFTER = 10;
 const MAX_RETRY_AFTER_SECONDS = 10;
 
 /** The server closed or reset the connection under the request. */

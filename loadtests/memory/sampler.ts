@@ -1,13 +1,12 @@
 /**
- * Memory of the replicas while the memory scenario runs: resident set size and V8 heap in use, per replica.
- * Local replicas: a full garbage collection first (GC_SIGNAL), then RSS from /proc/<pid>/status (VmRSS) and heap
- * from the replica's own metrics port. A --url deployment: the one replica whose metrics port --metrics-url names
- * (prom-client's process_resident_memory_bytes for RSS), garbage included; its `instance` label names it.
+ * Memory of the replicas as a container limit sees it: resident set size (RSS, what `docker stats` and the kubelet
+ * count), and beside it the V8 heap in use, per replica, as the process runs: no forced garbage collection.
+ * Local replicas: RSS from /proc/<pid>/status (VmRSS), heap from the replica's own metrics port. A --url deployment:
+ * the one replica whose metrics port --metrics-url names (prom-client's process_resident_memory_bytes for RSS); its
+ * `instance` label names it.
  */
 import { readFile } from 'node:fs/promises';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { Cluster } from '../../infra/cluster.js';
-import { GC_SIGNAL } from '../target.js';
 
 export interface MemorySample {
   /** The replica's INSTANCE_ID (the `instance` label of its metrics, its X-Instance header). */
@@ -42,40 +41,32 @@ async function vmRssBytes(pid: number): Promise<number> {
 
 export interface Sampler {
   sample(): Promise<MemorySample[]>;
-  /** Each sample follows a full garbage collection: the heap read is what the process keeps alive. */
-  collects: boolean;
 }
-
-/** The signal is handled on the replica's event loop: give it this long before reading. */
-const COLLECTION_MS = 250;
 
 /** Every replica of a local cluster, each asked directly (not through nginx). */
 export function clusterSampler(cluster: Cluster): Sampler {
-  const sample = async () => {
-    const replicas = cluster.replicas();
-    for (const replica of replicas) process.kill(replica.pid, GC_SIGNAL);
-    await sleep(COLLECTION_MS);
-    const samples = await Promise.all(
-      replicas.map(async (replica) => {
-        const [text, rss] = await Promise.all([metricsText(replica.metricsUrl), vmRssBytes(replica.pid)]);
-        const heap = metric(text, 'nodejs_heap_size_used_bytes');
-        if (!heap) throw new Error(`no nodejs_heap_size_used_bytes in ${replica.metricsUrl}/metrics`);
-        return { instance: heap.instance, rssMB: rss / MB, heapMB: heap.value / MB };
-      }),
-    );
-    return samples;
+  return {
+    sample: () =>
+      Promise.all(
+        cluster.replicas().map(async (replica) => {
+          const [text, rss] = await Promise.all([metricsText(replica.metricsUrl), vmRssBytes(replica.pid)]);
+          const heap = metric(text, 'nodejs_heap_size_used_bytes');
+          if (!heap) throw new Error(`no nodejs_heap_size_used_bytes in ${replica.metricsUrl}/metrics`);
+          return { instance: heap.instance, rssMB: rss / MB, heapMB: heap.value / MB };
+        }),
+      ),
   };
-  return { sample, collects: true };
 }
 
 /** The one replica whose metrics port is `url`. */
 export function urlSampler(url: string): Sampler {
-  const sample = async () => {
-    const text = await metricsText(url);
-    const heap = metric(text, 'nodejs_heap_size_used_bytes');
-    const rss = metric(text, 'process_resident_memory_bytes');
-    if (!heap || !rss) throw new Error(`${url}/metrics lacks nodejs_heap_size_used_bytes or process_resident_memory_bytes`);
-    return [{ instance: heap.instance, rssMB: rss.value / MB, heapMB: heap.value / MB }];
+  return {
+    async sample() {
+      const text = await metricsText(url);
+      const heap = metric(text, 'nodejs_heap_size_used_bytes');
+      const rss = metric(text, 'process_resident_memory_bytes');
+      if (!heap || !rss) throw new Error(`${url}/metrics lacks nodejs_heap_size_used_bytes or process_resident_memory_bytes`);
+      return [{ instance: heap.instance, rssMB: rss.value / MB, heapMB: heap.value / MB }];
+    },
   };
-  return { sample, collects: false };
 }

@@ -3,13 +3,17 @@ import { sharing } from './sharing.js';
 import { rollingRestart } from './rolling-restart.js';
 import { crash } from './crash.js';
 import { fullRestart } from './full-restart.js';
+import { loginStorm } from './login-storm.js';
 import { memory } from './memory.js';
+import { soak } from './soak.js';
 import type { Scenario, ScenarioContext, ScenarioResult } from './types.js';
 
-const scenarios: Scenario[] = [sharing, rollingRestart, crash, fullRestart, memory];
+const scenarios: Scenario[] = [sharing, rollingRestart, crash, fullRestart, loginStorm, memory, soak];
+/** The soak runs only when named: its length is --minutes, not a short default. */
+const byDefault = scenarios.filter((s) => s !== soak);
 
 export function selectScenarios(names: string[] | undefined): Scenario[] {
-  if (!names) return scenarios;
+  if (!names) return byDefault;
   return names.map((name) => {
     const found = scenarios.find((s) => s.name === name);
     if (!found) throw new Error(`unknown scenario "${name}"; known: ${scenarios.map((s) => s.name).join(', ')}`);

@@ -1,19 +1,31 @@
 /**
- * Memory stays flat: many sessions created on the Postgres store while every replica's memory is sampled, then the
- * same on one replica with SESSION_STORE=memory for comparison.
+ * Memory stays flat as a container sees it: RSS (and the heap beside it) per replica while 100,000 sessions are
+ * created on the Postgres store at production settings, then the same on one replica with SESSION_STORE=memory.
+ * The local run puts three settings side by side behind one nginx, so one run shows what the growth was and what
+ * fixed it: the shipped settings, the same without the fixed malloc mmap threshold, and neither that nor the bound on
+ * concurrent password hashing (the build before both).
  */
 import pg from 'pg';
 import { createUsers } from '../users.js';
-import { measureStore, idleSeconds, warmUp, type SeriesAnalysis, type StoreRun } from '../memory/measure.js';
+import { measureStore, warmUp, type SeriesAnalysis, type StoreRun } from '../memory/measure.js';
 import { clusterSampler, urlSampler } from '../memory/sampler.js';
-import { GC_SIGNAL, LOAD_TEST_SCRYPT_COST } from '../target.js';
-import { round } from '../stats.js';
+import { productionCluster, scryptCostLabel } from './production-settings.js';
 import type { Chart, Figure, Scenario, Table } from './types.js';
 
-/** Logins in flight: enough to keep two cores busy, one user each. */
+/** Logins in flight: 8 per replica, more than its hashing slots (so each has a queue) and fewer than its queue holds. */
 const CONNECTIONS = 24;
 /** The memory store's replica must hold every session in its own heap: the memory scenario only compares. */
 const MEMORY_STORE_ENV = { SESSION_STORE: 'memory', NODE_ENV: 'development' };
+
+/** The Postgres store's replicas, side by side: what each one runs with (undefined: unset, glibc's or the app's default). */
+const SIDE_BY_SIDE: Array<{ label: string; env: NodeJS.ProcessEnv }> = [
+  { label: 'shipped settings', env: {} },
+  { label: 'without the fixed mmap threshold', env: { MALLOC_MMAP_THRESHOLD_: undefined } },
+  {
+    label: 'before both fixes: 4 hashes at once, glibc defaults',
+    env: { MALLOC_MMAP_THRESHOLD_: undefined, PASSWORD_HASH_CONCURRENCY: '4' },
+  },
+];
 
 async function sessionTable(databaseUrl: string): Promise<{ rows: number; mb: number }> {
   const client = new pg.Client({ connectionString: databaseUrl });
@@ -30,24 +42,22 @@ async function sessionTable(databaseUrl: string): Promise<{ rows: number; mb: nu
 
 function seriesTable(runs: SeriesAnalysis[]): Table {
   return {
-    title: 'Memory per replica: settled (idle) before and after the sessions were created',
+    title: 'Memory per replica: RSS (what a container limit counts) and the V8 heap, no forced garbage collection',
     columns: [
       'replica',
       'sessions created',
-      'heap before → after (MB)',
-      'RSS before → after (MB)',
-      'heap MB per 100k sessions',
-      'RSS MB per 100k sessions',
-      'heap slope under load (MB/min)',
+      'RSS start → peak → end (MB)',
+      'RSS slope, last half (MB per 100k sessions)',
+      'heap start → end (MB)',
+      'heap slope, last half (MB per 100k sessions)',
     ],
     rows: runs.map((s) => [
       s.name,
       s.sessions,
-      `${s.heapBeforeMB} → ${s.heapAfterMB}`,
-      `${s.rssBeforeMB} → ${s.rssAfterMB}`,
-      s.heapPer100kMB,
-      s.rssPer100kMB,
-      s.heapPerMinuteMB,
+      `${s.rssStartMB} → ${s.rssPeakMB} → ${s.rssEndMB}`,
+      s.rssSlopePer100kMB,
+      `${s.heapStartMB} → ${s.heapEndMB}`,
+      s.heapSlopePer100kMB,
     ]),
   };
 }
@@ -56,98 +66,92 @@ const PALETTE = ['#2b6cb0', '#38a169', '#805ad5', '#319795', '#d69e2e'];
 
 function memoryCharts(runs: SeriesAnalysis[]): Chart[] {
   const colour = (s: SeriesAnalysis, i: number) => (s.store === 'memory' ? '#e53e3e' : PALETTE[i % PALETTE.length]!);
-  // Where each store's load started and ended (idle before and after).
-  const markers = (['postgres', 'memory'] as const).flatMap((store) => {
-    const points = runs.find((s) => s.store === store)?.points ?? [];
-    const start = points.find((p) => p.phase === 'load');
-    const end = points.find((p) => p.phase === 'after');
-    const who = store === 'postgres' ? 'Postgres' : 'memory';
-    return [start && { x: start.t, label: 'measured load' }, end && { x: end.t, label: `${who} ends` }].filter((m) => m !== undefined);
-  });
   const chart = (title: string, pick: (p: SeriesAnalysis['points'][number]) => number): Chart => ({
     title,
-    x: 'seconds since the store’s run started',
+    x: 'sessions created by the replica in the measured load',
     y: 'MB',
-    series: runs.map((s, i) => ({ name: s.name, color: colour(s, i), points: s.points.map((p) => [p.t, pick(p)] as [number, number]) })),
-    markers,
+    series: runs.map((s, i) => ({
+      name: s.name,
+      color: colour(s, i),
+      points: s.points.filter((p) => p.phase === 'load').map((p) => [p.sessions, pick(p)] as [number, number]),
+    })),
   });
   return [
-    chart('V8 heap in use while sessions are created', (p) => p.heapMB),
-    chart('Resident memory (RSS) while sessions are created', (p) => p.rssMB),
+    chart('Resident memory (RSS) as sessions are created', (p) => p.rssMB),
+    chart('V8 heap in use as sessions are created (garbage included)', (p) => p.heapMB),
   ];
 }
+
+const describe = (s: SeriesAnalysis) =>
+  `RSS ${s.rssStartMB} → ${s.rssEndMB} MB (peak ${s.rssPeakMB}), ${s.rssSlopePer100kMB} MB per 100k sessions over the last half`;
 
 export const memory: Scenario = {
   name: 'memory',
   title: 'Memory stays flat as sessions accumulate',
   proves:
-    'With the Postgres store, a replica’s memory does not grow with the number of sessions: they live in PostgreSQL. ' +
-    'The same run against SESSION_STORE=memory (one replica, development only) shows the growth the Postgres store avoids.',
+    'With the Postgres store, a replica’s resident memory levels off however many sessions it creates: they live in ' +
+    'PostgreSQL. The same logins against SESSION_STORE=memory (one replica, development only) show the growth the Postgres store avoids.',
   unsupported: (target, options) =>
     target.local || options.metricsUrl
       ? undefined
       : 'it samples a replica’s memory on its metrics port, which is not behind the balancer: pass --metrics-url (one replica’s port 9464)',
-  async run({ target, options, prefix, progress, log }) {
-    const users = await createUsers(target.url, CONNECTIONS, `${prefix}m`);
+  async run(ctx) {
+    const { target, options, prefix, progress, log } = ctx;
     const local = target.local;
-    const nameOf = (store: string) => (instance: string, i: number) => (local ? `${store} · replica ${i + 1}` : `${store} · ${instance}`);
-    const postgres: StoreRun = await measureStore({
-      url: target.url,
-      store: 'postgres',
-      users,
-      sessions: options.sessions,
-      maxSeconds: options.memorySeconds,
-      sampler: local ? clusterSampler(local.cluster()) : urlSampler(options.metricsUrl!),
-      nameOf: nameOf('Postgres store'),
-      progress: (counts) => progress('memory: Postgres store', counts),
-    });
+    const postgresCluster =
+      local && (await productionCluster(local, ctx, 'memory-postgres', SIDE_BY_SIDE.length, { replicaEnv: (i) => SIDE_BY_SIDE[i]!.env }));
+    let postgres: StoreRun;
+    let compared: StoreRun | undefined;
     const notes: string[] = [];
-    const warm = warmUp(options.memorySeconds, options.sessions);
+    try {
+      const url = postgresCluster?.url ?? target.url;
+      const users = await createUsers(url, CONNECTIONS, `${prefix}m`);
+      postgres = await measureStore({
+        url,
+        store: 'postgres',
+        users,
+        sessions: options.sessions,
+        maxSeconds: options.memorySeconds,
+        sampler: postgresCluster ? clusterSampler(postgresCluster) : urlSampler(options.metricsUrl!),
+        nameOf: (instance, i) => (postgresCluster ? `Postgres store · ${SIDE_BY_SIDE[i]!.label}` : `Postgres store · ${instance}`),
+        progress: (counts) => progress('memory: Postgres store', counts),
+      });
+    } finally {
+      await postgresCluster?.stop();
+    }
     const table = local ? await sessionTable(local.postgres.url) : undefined;
 
-    let compared: StoreRun | undefined;
     if (local) {
-      const single = await local.startExtraCluster(MEMORY_STORE_ENV, 1, 'memory-store');
+      const single = await productionCluster(local, ctx, 'memory-store', 1, { env: MEMORY_STORE_ENV });
       try {
         compared = await measureStore({
           url: single.url,
           store: 'memory',
-          users,
+          users: await createUsers(single.url, CONNECTIONS, `${prefix}n`),
           sessions: options.sessions,
           maxSeconds: options.memorySeconds,
           sampler: clusterSampler(single),
-          nameOf: () => 'memory store · 1 replica',
+          nameOf: () => 'memory store · 1 replica, shipped settings',
           progress: (counts) => progress('memory: memory store', counts),
         });
       } finally {
         await single.stop();
       }
     } else {
-      notes.push(
-        'The comparison with SESSION_STORE=memory needs replicas started with another configuration: it runs only on the local cluster.',
-      );
-      log('memory: comparison with the memory store skipped (--url)');
+      notes.push('The comparisons need replicas started with other settings: they run only on the local cluster.');
+      log('memory: comparisons skipped (--url)');
     }
 
     const series = [...postgres.series, ...(compared?.series ?? [])];
-    // The Postgres store's figures are those of its worst replica.
-    const pg = postgres.series.reduce((a, b) => (b.heapAfterMB - b.heapBeforeMB > a.heapAfterMB - a.heapBeforeMB ? b : a));
+    const shipped = postgres.series[0]!;
     const mem = compared?.series[0];
-    const figures: Figure[] = [pg, ...(mem ? [mem] : [])].flatMap((s) => {
-      const store = s.store === 'postgres' ? 'Postgres store (worst replica)' : 'memory store';
-      return [
-        {
-          label: `${store}: heap kept`,
-          value: round(s.heapAfterMB - s.heapBeforeMB),
-          unit: `MB after ${s.sessions.toLocaleString('en-US')} sessions`,
-        },
-        { label: `${store}: heap per 100k sessions`, value: s.heapPer100kMB, unit: 'MB' },
-        { label: `${store}: heap slope after warm-up`, value: s.heapPerMinuteMB, unit: 'MB/min' },
-        { label: `${store}: RSS per 100k sessions`, value: s.rssPer100kMB, unit: 'MB' },
-      ];
-    });
-    const describe = (s: SeriesAnalysis) =>
-      `+${round(s.heapAfterMB - s.heapBeforeMB)} MB heap after ${s.sessions.toLocaleString('en-US')} sessions (${s.heapPer100kMB} MB per 100k, slope ${s.heapPerMinuteMB} MB/min)`;
+    const figures: Figure[] = [...postgres.series, ...(mem ? [mem] : [])].flatMap((s) => [
+      { label: `${s.name}: RSS after the load`, value: s.rssEndMB, unit: `MB (from ${s.rssStartMB}, peak ${s.rssPeakMB})` },
+      { label: `${s.name}: RSS slope over the last half`, value: s.rssSlopePer100kMB, unit: 'MB per 100k sessions' },
+      { label: `${s.name}: heap slope over the last half`, value: s.heapSlopePer100kMB, unit: 'MB per 100k sessions' },
+    ]);
+    const retried = Object.values({ ...postgres.retriedAfter }).reduce((a, b) => a + b, 0);
+    figures.push({ label: 'logins answered 503 + Retry-After and sent again', value: retried });
     const tables: Table[] = [seriesTable(series)];
     const failures = {
       ...postgres.failures,
@@ -155,34 +159,31 @@ export const memory: Scenario = {
     };
     if (Object.keys(failures).length) tables.push({ title: 'Failed logins', columns: ['kind', 'count'], rows: Object.entries(failures) });
 
+    const warm = warmUp(options.memorySeconds, options.sessions);
     notes.push(
+      `Replicas ran the compiled app (node dist/app/server.js, as the Dockerfile does) with ${scryptCostLabel(options)}: no forced garbage collection, so the heap plotted includes garbage awaiting collection. RSS (VmRSS from /proc) is what docker stats and the kubelet count against a memory limit.`,
       `Sessions are created by logins without a cookie (each makes a new session), ${CONNECTIONS} at a time. ` +
-        `Postgres store: ${postgres.sessions} sessions in ${postgres.seconds.toFixed(0)} s` +
-        (compared ? `; memory store: ${compared.sessions} in ${compared.seconds.toFixed(0)} s.` : '.'),
+        `Postgres store: ${postgres.sessions.toLocaleString('en-US')} sessions in ${postgres.seconds.toFixed(0)} s` +
+        (compared ? `; memory store: ${compared.sessions.toLocaleString('en-US')} in ${compared.seconds.toFixed(0)} s.` : '.'),
       local
-        ? `Each sample of a local replica is taken right after a full garbage collection (the load-test replicas run with --expose-gc and collect on ${GC_SIGNAL}: loadtests/memory/gc-on-signal.mjs), so the heap plotted is what the process keeps alive, not garbage awaiting collection.`
-        : `The heap of a --url deployment includes garbage awaiting collection (a saw-tooth under load), so the settled figures are the lowest heap of ${idleSeconds(false)} s of idling before and after the measured load, where V8's memory reducer collects.`,
-      'A warmed-up process still grows by about a megabyte over its first minutes whatever it serves (compiled code, caches): over a short run, that megabyte divided by few sessions makes a large per-100k figure. What tells the stores apart is whether the heap keeps rising with the sessions (the plot, the slope); long runs (--memory-seconds) make the per-100k figures converge.',
-      `Each store: a warm-up load (${warm.seconds} s or ${warm.sessions} sessions, not counted: a fresh process grows for a while whatever it does), a short idle, the measured load, a short idle. MB per 100k sessions: the settled heap (or RSS) after the measured load minus before it, divided by the sessions the replica created in it, times 100,000. Slope after warm-up: a least-squares line through the heap samples of the measured load.`,
+        ? `The Postgres store's three replicas run side by side behind one nginx, each with other settings: ${SIDE_BY_SIDE.map(
+            (s) =>
+              `${s.label} (${Object.entries(s.env)
+                .map(([k, v]) => `${k}=${v ?? 'unset'}`)
+                .join(', ')})`,
+          ).join('; ')}.`
+        : 'A --url deployment: the one replica its --metrics-url names.',
+      `Each store: a warm-up (${warm.sessions} sessions or ${warm.seconds} s, not counted), the measured load, ${5} s idle. Start = the last sample of the warm-up; slope = least-squares line through the samples of the last half of the measured load, RSS (or heap) against the sessions that replica had created, times 100,000.`,
     );
-    if (local)
-      notes.push(
-        `Replicas ran with PASSWORD_SCRYPT_COST=${LOAD_TEST_SCRYPT_COST} (the app's default is 16384) so that logins are cheap; the memory-store replica ran with NODE_ENV=development, the only mode that accepts it.`,
-      );
     if (table)
-      notes.push(
-        `PostgreSQL held ${table.rows} sessions in ${table.mb.toFixed(1)} MB (table and indexes) at the end of the Postgres store's run.`,
-      );
-    const limited = postgres.sessions < options.sessions || (compared && compared.sessions < options.sessions);
-    if (limited)
-      notes.push(
-        `Not every store reached ${options.sessions} sessions within --memory-seconds ${options.memorySeconds}: the per-100k figures scale what the sessions that were created left behind.`,
-      );
+      notes.push(`PostgreSQL held ${table.rows} sessions in ${table.mb.toFixed(1)} MB (table and indexes) after the Postgres store's run.`);
+    if (postgres.sessions < options.sessions || (compared && compared.sessions < options.sessions))
+      notes.push(`Not every store reached ${options.sessions} sessions within --memory-seconds ${options.memorySeconds}.`);
 
     return {
       status: 'measured',
       headline:
-        `Postgres store, worst of ${postgres.series.length} replicas: ${describe(pg)}; ` +
+        `Postgres store, ${shipped.name}: ${describe(shipped)}; ` +
         (mem ? `memory store: ${describe(mem)}` : 'memory store not compared (--url)'),
       figures,
       tables,

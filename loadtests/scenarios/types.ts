@@ -11,6 +11,10 @@ export interface ScenarioOptions {
   sessions: number;
   /** Upper bound in seconds on creating them, per store. */
   memorySeconds: number;
+  /** Length of the soak. */
+  minutes: number;
+  /** PASSWORD_SCRYPT_COST of the replicas the memory, login-storm and soak scenarios start; undefined: the app's. */
+  scryptCost?: number;
   /** With --url: one replica's metrics port, which the memory scenario samples (metrics are not behind the balancer). */
   metricsUrl?: string;
 }

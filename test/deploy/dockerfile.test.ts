@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { DockerfileParser, type Instruction } from 'dockerfile-ast';
 import { validate } from 'dockerfile-utils';
 import { loadConfig } from '../../app/config.js';
+import { REPLICA_MALLOC_ENV } from '../../infra/cluster.js';
 import { loadCompose, loadManifests, manifest, readText } from './files.js';
 
 const text = readText('Dockerfile');
@@ -92,4 +93,9 @@ test('When the build context is sent, .dockerignore lets through exactly what th
         .map((arg) => arg.getValue()),
     );
   assert.deepEqual([...new Set(fromContext)].sort(), [...allowed].sort());
+});
+
+test('When the image runs a replica, glibc keeps scrypt buffers out of its heap with the same fixed mmap threshold as npm start', () => {
+  const env = all(finalStage, 'ENV').map((e) => e.getArgumentsContent());
+  for (const [name, value] of Object.entries(REPLICA_MALLOC_ENV)) assert.ok(env.includes(`${name}=${value}`), `ENV ${name}=${value}`);
 });
