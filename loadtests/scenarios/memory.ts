@@ -10,6 +10,7 @@ import { createUsers } from '../users.js';
 import { measureStore, warmUp, type SeriesAnalysis, type StoreRun } from '../memory/measure.js';
 import { clusterSampler, urlSampler } from '../memory/sampler.js';
 import { productionCluster, scryptCostLabel } from './production-settings.js';
+import { needsMetrics } from './needs-local.js';
 import type { Chart, Figure, Scenario, Table } from './types.js';
 
 /** Logins in flight: 8 per replica, more than its hashing slots (so each has a queue) and fewer than its queue holds. */
@@ -91,10 +92,7 @@ export const memory: Scenario = {
   proves:
     'With the Postgres store, a replica’s resident memory levels off however many sessions it creates: they live in ' +
     'PostgreSQL. The same logins against SESSION_STORE=memory (one replica, development only) show the growth the Postgres store avoids.',
-  unsupported: (target, options) =>
-    target.local || options.metricsUrl
-      ? undefined
-      : 'it samples a replica’s memory on its metrics port, which is not behind the balancer: pass --metrics-url (one replica’s port 9464)',
+  unsupported: needsMetrics,
   async run(ctx) {
     const { target, options, prefix, progress, log } = ctx;
     const local = target.local;

@@ -11,6 +11,7 @@ import { round } from '../stats.js';
 import { failureFigures, failureTables, loadFigures } from './load-report.js';
 import { lostSessions } from './load-around.js';
 import { productionCluster, scryptCostLabel } from './production-settings.js';
+import { needsMetrics } from './needs-local.js';
 import type { Chart, Scenario, Table } from './types.js';
 
 /** Clients logging in without a cookie all along, beside the users' traffic: a new session each time. */
@@ -64,10 +65,7 @@ export const soak: Scenario = {
   proves:
     'Over --minutes of the users’ mixed traffic plus continuous logins, at production settings, each replica’s resident ' +
     'memory levels off: its slope over the last half, in MB per hour, is what a container limit would have to absorb.',
-  unsupported: (target, options) =>
-    target.local || options.metricsUrl
-      ? undefined
-      : 'it samples a replica’s memory on its metrics port: pass --metrics-url (one replica’s port 9464)',
+  unsupported: needsMetrics,
   async run(ctx) {
     const { target, options, prefix, progress } = ctx;
     const cluster = target.local && (await productionCluster(target.local, ctx, 'soak', target.local.replicas));
