@@ -9,11 +9,6 @@ import { allPids, readStat, type ProcStat } from '../../infra/proc-stat.js';
 
 const TICKS_PER_SECOND = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
 
-/** The parent of a process (0 when it is gone). */
-export function parentPid(pid: number): number {
-  return readStat(pid)?.ppid ?? 0;
-}
-
 /** CPU seconds of one process and its reaped children, without its live children (this process: the load generator and pgbench). */
 export function processCpuSeconds(pid: number): number {
   return (readStat(pid)?.ticks ?? 0) / TICKS_PER_SECOND;

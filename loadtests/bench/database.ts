@@ -9,7 +9,7 @@ import pg from 'pg';
 import { createDatabase, startPostgres } from '../../infra/postgres.js';
 import { migrate } from '../../infra/migrate.js';
 import { APPLICATION_NAME } from '../../app/db.js';
-import { parentPid } from './cpu.js';
+import { readStat } from '../../infra/proc-stat.js';
 
 export interface StatementCount {
   query: string;
@@ -42,6 +42,12 @@ async function withClient<T>(url: string, work: (client: pg.Client) => Promise<T
   }
 }
 
+/** Adds `s` to the count of the same statement text in `into`. */
+export function addStatement(into: Map<string, StatementCount>, s: StatementCount): void {
+  const prev = into.get(s.query) ?? { query: s.query, calls: 0, rows: 0, execMs: 0 };
+  into.set(s.query, { query: s.query, calls: prev.calls + s.calls, rows: prev.rows + s.rows, execMs: prev.execMs + s.execMs });
+}
+
 const urlOf = (serverUrl: string, name: string) => Object.assign(new URL(serverUrl), { pathname: `/${name}` }).toString();
 
 /**
@@ -55,18 +61,13 @@ export async function settledSessionWrites(
   timeoutMs = 40_000,
 ): Promise<Record<string, number>> {
   const deadline = Date.now() + timeoutMs;
+  const sql = `SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1 AND datname = ANY($2)`;
   for (;;) {
-    const { rows } = await withClient(serverUrl, (c) =>
-      c.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1 AND datname = ANY($2)`, [
-        APPLICATION_NAME,
-        databases,
-      ]),
-    );
-    if (rows[0]!.n === 0) break;
+    const { rows } = await withClient(serverUrl, (c) => c.query<{ n: number }>(sql, [APPLICATION_NAME, databases]));
+    const open = rows[0]!.n;
+    if (open === 0) break;
     if (Date.now() > deadline) {
-      say(
-        `bench: ${rows[0]!.n} app connections still open after ${timeoutMs / 1000} s; reading row writes anyway (they may miss the last 10 s)`,
-      );
+      say(`bench: ${open} app connections still open after ${timeoutMs / 1000} s; reading row writes anyway (they may miss the last 10 s)`);
       break;
     }
     await sleep(250);
@@ -100,7 +101,7 @@ export async function startBenchPostgres(log: (line: string) => void): Promise<B
       const { rows } = await c.query<{ pid: number; version: string }>(
         `SELECT pg_backend_pid() AS pid, current_setting('server_version') AS version`,
       );
-      return { postmasterPid: parentPid(rows[0]!.pid), version: rows[0]!.version };
+      return { postmasterPid: readStat(rows[0]!.pid)?.ppid ?? 0, version: rows[0]!.version };
     });
     if (!postmasterPid) throw new Error('cannot find the postmaster process');
 
@@ -119,17 +120,11 @@ export async function startBenchPostgres(log: (line: string) => void): Promise<B
              FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid`,
           );
           const out = new Map<string, Map<string, StatementCount>>();
+          // The same text can appear under several query ids (e.g. top-level and not): add them up.
           for (const r of rows) {
             const db = out.get(r.datname) ?? new Map<string, StatementCount>();
             const query = r.query.replace(/\s+/g, ' ').trim();
-            const prev = db.get(query) ?? { query, calls: 0, rows: 0, execMs: 0 };
-            // The same text can appear under several query ids (e.g. top-level and not): add them up.
-            db.set(query, {
-              query,
-              calls: prev.calls + Number(r.calls),
-              rows: prev.rows + Number(r.rows),
-              execMs: prev.execMs + r.exec_ms,
-            });
+            addStatement(db, { query, calls: Number(r.calls), rows: Number(r.rows), execMs: r.exec_ms });
             out.set(r.datname, db);
           }
           return out;

@@ -1,9 +1,13 @@
-/** The bench report as one self-contained page (../report/page.ts): targets, charts side by side, then the tables. */
+/**
+ * The bench report: results/bench-<timestamp>.json (the record and its summary), .html as one self-contained page
+ * (../report/page.ts: targets, charts side by side, then the tables) and the figures as text for the terminal.
+ */
 import { barChart, renderChart, type Bar } from '../report/chart.js';
 import { card, escapeHtml as h, fmt, notes, num, page, table } from '../report/page.js';
 import type { BenchRecord, BenchSummary, RunSummary } from './summary.js';
 import { databaseOf, VARIANTS } from './variants.js';
 import { median } from '../stats.js';
+import { writeJsonAndHtml } from '../report/write.js';
 
 const COLORS: Record<string, string> = {
   memory: '#718096',
@@ -26,15 +30,13 @@ const CPU_NAMES = { replicas: 'app replicas', postgres: 'PostgreSQL', redis: 'Re
 const times = (n: number | undefined) => (n === undefined ? '' : `${fmt(n)}×`);
 const isCeiling = (r: RunSummary) => r.run === 'pgbench' || r.run === 'nginx';
 
-function ratios(r: RunSummary, of: 'vsMemory' | 'vsRedis' | 'p99VsMemory'): string {
+/** After a bar's figure: ` · 0.9× MemoryStore · 1.1× redis on as many replicas` (p99: against MemoryStore only). */
+function ratios(r: RunSummary, p99 = false): string {
   if (r.run === 'pgbench') return '';
-  const parts =
-    of === 'p99VsMemory'
-      ? [r.run !== 'memory' && `${times(r.p99VsMemory)} MemoryStore`]
-      : [
-          r.run !== 'memory' && `${times(r.vsMemory)} MemoryStore`,
-          !r.run.startsWith('redis') && r.vsRedis !== undefined && `${times(r.vsRedis)} redis on as many replicas`,
-        ];
+  const parts = [
+    r.run !== 'memory' && `${times(p99 ? r.p99VsMemory : r.vsMemory)} MemoryStore`,
+    !p99 && !r.run.startsWith('redis') && r.vsRedis !== undefined && `${times(r.vsRedis)} redis on as many replicas`,
+  ];
   const text = parts.filter(Boolean).join(' · ');
   return text ? ` · ${text}` : '';
 }
@@ -49,8 +51,8 @@ function charts(summary: BenchSummary): string {
     note,
     muted: isCeiling(r),
   });
-  const throughput = contenders.map((r) => bar(r, r.requestsPerSecond, `${fmt(r.requestsPerSecond, 0)}${ratios(r, 'vsMemory')}`));
-  const p99 = contenders.map((r) => bar(r, r.p99, `${fmt(r.p99)} ms (p50 ${fmt(r.p50)})${ratios(r, 'p99VsMemory')}`));
+  const throughput = contenders.map((r) => bar(r, r.requestsPerSecond, `${fmt(r.requestsPerSecond, 0)}${ratios(r)}`));
+  const p99 = contenders.map((r) => bar(r, r.p99, `${fmt(r.p99)} ms (p50 ${fmt(r.p50)})${ratios(r, true)}`));
   const ceiling = ceilings.map((r) =>
     bar(
       r,
@@ -88,11 +90,8 @@ function charts(summary: BenchSummary): string {
         },
       ],
     });
-  const scaling = scalingChart(
-    'This project: throughput on 1, 2 and 3 replicas (same nginx, same PostgreSQL)',
-    'req/s',
-    'requestsPerSecond',
-  );
+  const title = 'This project: throughput on 1, 2 and 3 replicas (same nginx, same PostgreSQL)';
+  const scaling = scalingChart(title, 'req/s', 'requestsPerSecond');
   const scalingP99 = scalingChart('This project: p99 latency on 1, 2 and 3 replicas', 'p99 ms', 'p99');
   return `<section><h2>Side by side</h2>
 ${barChart('Throughput, median of the rounds', 'requests per second', throughput)}
@@ -162,19 +161,13 @@ function profilesSection(record: BenchRecord): string {
   const entries = VARIANTS.flatMap((v) => (record.profiles?.[v.id] ? [[v, record.profiles[v.id]!] as const] : []));
   if (entries.length === 0) return '';
   const pct = (share: number) => `<td class="n">${(share * 100).toFixed(1)} %</td>`;
-  const blocks = entries.map(
-    ([v, p]) => `<div><h3>${h(v.label)} <span class="meta">${fmt(p.busyMs / 1000, 1)} s busy, all replicas</span></h3>
-${table(
-  'Self time by package',
-  ['package or file', 'share'],
-  p.byPackage.map((x) => `<tr><td>${h(x.name)}</td>${pct(x.share)}</tr>`),
-)}
-${table(
-  'Top functions by self time',
-  ['function', 'share'],
-  p.topFunctions.slice(0, 12).map((x) => `<tr><td><code>${h(x.name)}</code></td>${pct(x.share)}</tr>`),
-)}</div>`,
-  );
+  const blocks = entries.map(([v, p]) => {
+    const byPackage = p.byPackage.map((x) => `<tr><td>${h(x.name)}</td>${pct(x.share)}</tr>`);
+    const functions = p.topFunctions.slice(0, 12).map((x) => `<tr><td><code>${h(x.name)}</code></td>${pct(x.share)}</tr>`);
+    return `<div><h3>${h(v.label)} <span class="meta">${fmt(p.busyMs / 1000, 1)} s busy, all replicas</span></h3>
+${table('Self time by package', ['package or file', 'share'], byPackage)}
+${table('Top functions by self time', ['function', 'share'], functions)}</div>`;
+  });
   return `<section><h2>Where the replicas' CPU goes (V8 CPU profiles, idle excluded)</h2><div class="charts">${blocks.join('')}</div></section>`;
 }
 
@@ -189,14 +182,14 @@ function roundsTable(record: BenchRecord): string {
 }
 
 /** How much CPU other work on the machine took during the measured runs: the figures are only as good as this is low. */
-export function othersLine(record: BenchRecord): string {
+function othersLine(record: BenchRecord): string {
   const shares = record.runs.map((r) => r.othersCpuShare).sort((a, b) => a - b);
   if (shares.length === 0) return '';
   const pct = (n: number) => `${Math.round(n * 100)} %`;
   return `Processes outside the bench used ${pct(median(shares))} of the machine's CPU during a median run (at most ${pct(shares.at(-1)!)}).`;
 }
 
-export function renderBenchHtml(record: BenchRecord, summary: BenchSummary): string {
+function renderBenchHtml(record: BenchRecord, summary: BenchSummary): string {
   const m = record.machine;
   const o = record.options;
   const targets = summary.targets.map((t) => card(h(t.value), t.name, t.goal, t.met)).join('');
@@ -223,4 +216,26 @@ ${profilesSection(record)}
 <section><h2>Variants</h2>${notes([...variants, pgbench])}${notes(record.notes.map(h))}</section>
 ${roundsTable(record)}`,
   );
+}
+
+function textSummary(record: BenchRecord, summary: BenchSummary): string {
+  const lines = [
+    'run                              req/s   ×Mem  ×redis  p50 ms  p99 ms  errors  stmts/req  reads/req  row writes/read  CPU s/1k req',
+  ];
+  const f = (n: number | undefined, w: number, d = 2) => (n === undefined ? '–' : n.toFixed(d)).padStart(w);
+  for (const r of summary.runs) {
+    lines.push(
+      `${r.label.padEnd(30)}${f(r.requestsPerSecond, 8, 0)}${f(r.vsMemory, 7)}${f(r.vsRedis, 8)}${f(r.p50, 8)}${f(r.p99, 8)}${f(r.errors, 8, 0)}` +
+        `${f(r.statementsPerRequest, 11, 3)}${f(r.sessionReadsPerRequest, 11, 3)}${f(r.rowWritesPerRead, 17, 4)}${f(r.cpuPer1000.total, 14, 3)}`,
+    );
+  }
+  lines.push('', `Load average ${record.machine.loadBefore} before the bench. ${othersLine(record)}`, '', 'Targets (this project):');
+  for (const t of summary.targets) lines.push(`  ${t.met ? 'met    ' : 'NOT met'}  ${t.name} ${t.goal}: ${t.value}`);
+  return lines.join('\n');
+}
+
+/** Writes <dir>/<name>.json (the record and its summary) and .html; returns their paths and the figures as text. */
+export function writeBenchReport(record: BenchRecord, summary: BenchSummary, dir: string, name: string) {
+  const { json, html } = writeJsonAndHtml(dir, name, { ...record, summary }, () => renderBenchHtml(record, summary));
+  return { json, html, text: textSummary(record, summary) };
 }

@@ -21,12 +21,12 @@ import { freePort } from '../../infra/ports.js';
 import { initPgbench } from './pgbench.js';
 import { measureRun, type MeasureContext } from './measure.js';
 import { summariseProfiles } from './profile.js';
-import { redisSessionBytes, startRedis, type RedisHandle } from './redis.js';
+import { redisSessionBytes, startRedis } from './redis.js';
 import { summarise, type BenchOptions, type BenchRecord } from './summary.js';
 import { ensureTool, pgbench as pgbenchTool, redisServer } from './tools.js';
 import { runTraffic } from './traffic.js';
 import { PGBENCH_DATABASE, replicaArgs, replicaEnv, ROUND, VARIANTS, type VariantId } from './variants.js';
-import { writeBenchReport } from './write.js';
+import { writeBenchReport } from './html.js';
 import { stopOnSignals } from '../signals.js';
 import { LOAD_TEST_SCRYPT_COST } from '../target.js';
 
@@ -115,12 +115,9 @@ async function main(): Promise<void> {
     options: benchOptions,
     versions: {
       node: process.version,
-      'express-session': versionOf('express-session'),
-      'connect-pg-simple': versionOf('connect-pg-simple'),
-      'connect-redis': versionOf('connect-redis'),
-      redis: versionOf('redis'),
-      pg: versionOf('pg'),
-      undici: versionOf('undici'),
+      ...Object.fromEntries(
+        ['express-session', 'connect-pg-simple', 'connect-redis', 'redis', 'pg', 'undici'].map((pkg) => [pkg, versionOf(pkg)]),
+      ),
     },
     runs: [],
     sessionRowWrites: {},
@@ -142,8 +139,12 @@ async function main(): Promise<void> {
     started.push({ name: 'PostgreSQL', stop: () => postgres.stop() });
     const redis = await startRedis(redisBin.path, say);
     started.push({ name: 'redis-server', stop: () => redis.stop() });
+    const redisStats = createClient({ url: redis.url });
+    redisStats.on('error', () => {});
+    await redisStats.connect();
+    started.push({ name: 'redis stats client', stop: async () => void (await redisStats.quit()) });
     record.versions.postgres = postgres.version;
-    record.versions['redis-server'] = await redisVersion(redis.url);
+    record.versions['redis-server'] = /redis_version:(\S+)/.exec(await redisStats.info('server'))?.[1] ?? '?';
 
     const urls: Partial<Record<VariantId, string>> = {};
     for (const v of VARIANTS) if (v.database) urls[v.id] = await postgres.database(v.database);
@@ -193,10 +194,6 @@ async function main(): Promise<void> {
     const databases = VARIANTS.flatMap((v) => (v.database ? [v.database] : []));
     say('bench: waiting for the session tables’ write counts to settle');
     const writesBefore = await postgres.settledSessionWrites(databases, say);
-    const redisStats = createClient({ url: redis.url });
-    redisStats.on('error', () => {});
-    await redisStats.connect();
-    started.push({ name: 'redis stats client', stop: async () => void (await redisStats.quit()) });
     const ctx: MeasureContext = {
       postgres,
       redisPid: redis.pid,
@@ -231,9 +228,8 @@ async function main(): Promise<void> {
     say('bench: waiting for the session tables’ write counts to settle');
     const writesAfter = await postgres.settledSessionWrites(databases, say);
     for (const db of databases) record.sessionRowWrites[db] = writesAfter[db]! - writesBefore[db]!;
-    for (const [db, totals] of ctx.statementTotals) {
-      record.statements[db] = [...totals.values()].filter((s) => s.calls > 0).sort((a, b) => b.calls - a.calls);
-    }
+    // Only statements a run called (measure.ts), most called first.
+    for (const [db, totals] of ctx.statementTotals) record.statements[db] = [...totals.values()].sort((a, b) => b.calls - a.calls);
 
     say('bench: bytes per stored session');
     record.bytesPerSession.postgres = { ...(await postgres.sessionBytes('bench_project', BYTES_COPIES)), copies: BYTES_COPIES };
@@ -255,16 +251,6 @@ async function main(): Promise<void> {
   const summary = summarise(record);
   const files = writeBenchReport(record, summary, outDir, name);
   console.log(`\n${files.text}\n\nReport: ${files.html}\nData:   ${files.json}\nLogs:   ${logDir}`);
-}
-
-async function redisVersion(url: RedisHandle['url']): Promise<string> {
-  const client = createClient({ url });
-  await client.connect();
-  try {
-    return /redis_version:(\S+)/.exec(await client.info('server'))?.[1] ?? '?';
-  } finally {
-    await client.quit();
-  }
 }
 
 main().catch(async (err: Error) => {

@@ -8,12 +8,12 @@ import { loadAverage as oneMinuteLoad } from '../report/report.js';
 import { round as roundTo } from '../stats.js';
 import type { VirtualUser } from '../users.js';
 import { cpuSeconds, machineBusySeconds, processCpuSeconds } from './cpu.js';
-import type { BenchPostgres, StatementCount } from './database.js';
+import { addStatement, type BenchPostgres, type StatementCount } from './database.js';
 import type { Cluster } from '../../infra/cluster.js';
 import { runPgbench } from './pgbench.js';
 import { redisCommands, type RedisClient } from './redis.js';
-import type { CpuSeconds, RunRecord } from './summary.js';
-import { runTraffic } from './traffic.js';
+import { CPU_PARTS, type CpuSeconds, type RunRecord } from './summary.js';
+import { runTraffic, type TrafficResult } from './traffic.js';
 import { databaseOf, PGBENCH_DATABASE, type RunInfo, type VariantId } from './variants.js';
 
 export interface MeasureContext {
@@ -33,21 +33,6 @@ export interface MeasureContext {
 
 /** A query that reads sessions by id: connect-pg-simple's `WHERE sid = $1`, this project's `WHERE sid = ANY($1)`. */
 const SESSION_READ = /^\s*SELECT\b[\s\S]*\bFROM\s+"session"\s+WHERE\s+sid\s*=/i;
-
-type Load = Pick<
-  RunRecord,
-  | 'seconds'
-  | 'requests'
-  | 'requestsPerSecond'
-  | 'latencyMs'
-  | 'readP99'
-  | 'writeP99'
-  | 'errors'
-  | 'reads'
-  | 'writes'
-  | 'writesSkipped'
-  | 'statuses'
->;
 
 /** undefined when the run cannot happen here (pgbench missing). */
 export async function measureRun(ctx: MeasureContext, run: RunInfo, round: number): Promise<RunRecord | undefined> {
@@ -75,9 +60,9 @@ export async function measureRun(ctx: MeasureContext, run: RunInfo, round: numbe
   });
 
   const before = await snapshot();
-  const load: Load = fleet
+  const load: TrafficResult = fleet
     ? await runTraffic({ url: fleet.url, sessions: ctx.sessions.get(run.variant!)!, connections, seconds: ctx.seconds })
-    : await pgbenchLoad(ctx);
+    : await runPgbench(ctx.pgbench!.binary, ctx.pgbench!.url, { clients: ctx.pgbench!.clients, seconds: ctx.seconds });
   const after = await snapshot();
   // The cluster starts a replica that died again: its CPU and its lost requests would be missing from the figures.
   const restarted = fleet?.replicas().filter((r) => r.restarts > 0) ?? [];
@@ -91,13 +76,6 @@ export async function measureRun(ctx: MeasureContext, run: RunInfo, round: numbe
     ctx.statementTotals.set(database, totals);
   }
   const used = (key: keyof typeof after.cpu) => roundTo(after.cpu[key] - before.cpu[key], 3);
-  const cpu: CpuSeconds = {
-    replicas: used('replicas'),
-    postgres: used('postgres'),
-    redis: used('redis'),
-    nginx: used('nginx'),
-    loadGenerator: used('loadGenerator'),
-  };
   const others = Math.max(0, used('machine') - used('bench'));
   return {
     round,
@@ -108,31 +86,8 @@ export async function measureRun(ctx: MeasureContext, run: RunInfo, round: numbe
     pgStatements: statements.reduce((s, d) => s + d.calls, 0),
     sessionReads: statements.filter((d) => SESSION_READ.test(d.query)).reduce((s, d) => s + d.calls, 0),
     redisCommands: run.variant === 'redis' ? Object.entries(after.commands).reduce((s, [k, n]) => s + n - (before.commands[k] ?? 0), 0) : 0,
-    cpuSeconds: cpu,
+    cpuSeconds: Object.fromEntries(CPU_PARTS.map((k) => [k, used(k)])) as CpuSeconds,
   };
-}
-
-async function pgbenchLoad(ctx: MeasureContext): Promise<Load> {
-  const { binary, url, clients } = ctx.pgbench!;
-  const pg = await runPgbench(binary, url, { clients, seconds: ctx.seconds });
-  return {
-    seconds: pg.seconds,
-    requests: pg.transactions,
-    requestsPerSecond: pg.tps,
-    latencyMs: pg.latencyMs,
-    readP99: pg.latencyMs.p99,
-    writeP99: 0,
-    errors: 0,
-    reads: pg.transactions,
-    writes: 0,
-    writesSkipped: 0,
-    statuses: {},
-  };
-}
-
-function addStatement(into: Map<string, StatementCount>, s: StatementCount): void {
-  const prev = into.get(s.query) ?? { query: s.query, calls: 0, rows: 0, execMs: 0 };
-  into.set(s.query, { query: s.query, calls: prev.calls + s.calls, rows: prev.rows + s.rows, execMs: prev.execMs + s.execMs });
 }
 
 function diffStatements(before: Map<string, StatementCount> | undefined, after: Map<string, StatementCount> | undefined): StatementCount[] {

@@ -7,15 +7,9 @@ import { execFile } from 'node:child_process';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { LatencyHistogram, type Latency } from '../load/histogram.js';
+import { LatencyHistogram } from '../load/histogram.js';
 import { round } from '../stats.js';
-
-export interface PgbenchResult {
-  seconds: number;
-  transactions: number;
-  tps: number;
-  latencyMs: Latency;
-}
+import type { TrafficResult } from './traffic.js';
 
 function connection(url: string): { args: string[]; env: NodeJS.ProcessEnv } {
   const u = new URL(url);
@@ -40,33 +34,14 @@ export async function initPgbench(binary: string, url: string): Promise<void> {
   await run(binary, ['-i', '-s', '1', '-q', ...args], env, 120_000);
 }
 
-export async function runPgbench(binary: string, url: string, opts: { clients: number; seconds: number }): Promise<PgbenchResult> {
+/** The run in the traffic's terms: a transaction is a request and a read. */
+export async function runPgbench(binary: string, url: string, opts: { clients: number; seconds: number }): Promise<TrafficResult> {
   const { args, env } = connection(url);
   const logDir = await mkdtemp(join(tmpdir(), 'pgbench-'));
   try {
-    const output = await run(
-      binary,
-      [
-        '-S',
-        '-n',
-        '-M',
-        'extended',
-        '-c',
-        String(opts.clients),
-        '-j',
-        '2',
-        '-T',
-        String(opts.seconds),
-        '-l',
-        '--sampling-rate',
-        '0.1',
-        '--log-prefix',
-        join(logDir, 'log'),
-        ...args,
-      ],
-      env,
-      (opts.seconds + 60) * 1000,
-    );
+    const load = ['-S', '-n', '-M', 'extended', '-c', String(opts.clients), '-j', '2', '-T', String(opts.seconds)];
+    const log = ['-l', '--sampling-rate', '0.1', '--log-prefix', join(logDir, 'log')];
+    const output = await run(binary, [...load, ...log, ...args], env, (opts.seconds + 60) * 1000);
     const tps = Number(/tps = ([\d.]+)/.exec(output)?.[1]);
     const transactions = Number(/number of transactions actually processed: (\d+)/.exec(output)?.[1]);
     if (!Number.isFinite(tps) || !Number.isFinite(transactions)) throw new Error(`pgbench: unexpected output: ${output.slice(-300)}`);
@@ -78,11 +53,19 @@ export async function runPgbench(binary: string, url: string, opts: { clients: n
         if (line && Number.isFinite(micros)) latency.record(micros / 1000);
       }
     }
+    const latencyMs = latency.summary();
     return {
       seconds: opts.seconds,
-      transactions,
-      tps: round(tps, 0),
-      latencyMs: latency.summary(),
+      requests: transactions,
+      requestsPerSecond: round(tps, 0),
+      latencyMs,
+      readP99: latencyMs.p99,
+      writeP99: 0,
+      errors: 0,
+      reads: transactions,
+      writes: 0,
+      writesSkipped: 0,
+      statuses: {},
     };
   } finally {
     await rm(logDir, { recursive: true, force: true });

@@ -18,17 +18,10 @@ export interface RedisHandle {
   stop(): Promise<void>;
 }
 
-const START_TIMEOUT_MS = 10_000;
-
 export async function startRedis(binary: string, log: (line: string) => void): Promise<RedisHandle> {
   const port = await freePort();
-  const child = spawn(
-    binary,
-    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', tmpdir(), '--loglevel', 'warning'],
-    {
-      stdio: ['ignore', 'ignore', 'pipe'],
-    },
-  );
+  const args = ['--port', String(port), '--bind', '127.0.0.1', '--loglevel', 'warning'];
+  const child = spawn(binary, [...args, '--save', '', '--appendonly', 'no', '--dir', tmpdir()], { stdio: ['ignore', 'ignore', 'pipe'] });
   child.stderr!.on('data', (chunk: Buffer) => log(`redis: ${chunk.toString().trim()}`));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const url = `redis://127.0.0.1:${port}`;
@@ -36,7 +29,7 @@ export async function startRedis(binary: string, log: (line: string) => void): P
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
     await exited;
   };
-  const deadline = Date.now() + START_TIMEOUT_MS;
+  const deadline = Date.now() + 10_000;
   for (;;) {
     const client = createClient({ url, socket: { reconnectStrategy: false } });
     client.on('error', () => {});

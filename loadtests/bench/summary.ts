@@ -1,41 +1,24 @@
 /** The bench's record (rounds as measured) and what it concludes: medians per run, ratios, the scaling curve, targets. */
 import type { Machine } from '../report/report.js';
 import { median, round } from '../stats.js';
-import type { Latency } from '../load/histogram.js';
 import type { StatementCount } from './database.js';
 import type { RedisSessionBytes } from './redis.js';
 import type { ProfileSummary } from './profile.js';
+import type { TrafficResult } from './traffic.js';
 import { databaseOf, ROUND, VARIANTS, type RunId, type VariantId } from './variants.js';
 
-export interface CpuSeconds {
-  replicas: number;
-  postgres: number;
-  redis: number;
-  nginx: number;
-  /** The bench process (the load engine), or pgbench's client. */
-  loadGenerator: number;
-}
+/** The processes whose CPU a run charges; loadGenerator: the bench process (the load engine), or pgbench's client. */
+export const CPU_PARTS = ['replicas', 'postgres', 'redis', 'nginx', 'loadGenerator'] as const;
+export type CpuSeconds = Record<(typeof CPU_PARTS)[number], number>;
 
-export interface RunRecord {
+/** One run as measured: the traffic's figures (pgbench: transactions, all reads) and its costs. */
+export interface RunRecord extends TrafficResult {
   round: number;
   run: RunId;
   /** 1-minute load average just before the run (the bench's own previous run included). */
   loadAverage: number;
   /** CPU used by processes outside the bench during the run, as a share of the machine (0-1). */
   othersCpuShare: number;
-  seconds: number;
-  /** Answered requests (pgbench: transactions). */
-  requests: number;
-  requestsPerSecond: number;
-  latencyMs: Latency;
-  /** p99 of reads and of writes apart (pgbench: all reads). */
-  readP99: number;
-  writeP99: number;
-  errors: number;
-  reads: number;
-  writes: number;
-  writesSkipped: number;
-  statuses: Record<string, number>;
   /** pg_stat_statements calls in the run's database during the run. */
   pgStatements: number;
   /** Of those, the queries that read sessions (one per request without coalescing). */
@@ -123,64 +106,48 @@ export interface BenchSummary {
 }
 
 const ratio = (a: number, b: number | undefined) => (b ? round(a / b, 2) : undefined);
-const perThousand = (cpu: number, requests: number) => (requests ? (cpu / requests) * 1000 : 0);
 
 export function summarise(record: BenchRecord): BenchSummary {
   const byRun = (id: RunId) => record.runs.filter((r) => r.run === id);
   const runs: RunSummary[] = ROUND.filter((info) => byRun(info.id).length > 0).map((info) => {
     const rows = byRun(info.id);
     const sum = (pick: (r: RunRecord) => number) => rows.reduce((s, r) => s + pick(r), 0);
-    const cpu = (pick: (c: CpuSeconds) => number) => round(median(rows.map((r) => perThousand(pick(r.cpuSeconds), r.requests))), 3);
+    const med = (pick: (r: RunRecord) => number) => median(rows.map(pick));
+    /** Median over the rounds of `pick` per request, times `scale` (0 for a run without requests). */
+    const perRequest = (pick: (r: RunRecord) => number, scale = 1) => {
+      const values = rows.map((r) => (r.requests ? (pick(r) / r.requests) * scale : 0));
+      return round(median(values), 3);
+    };
+    const cpu = (pick: (c: CpuSeconds) => number) => perRequest((r) => pick(r.cpuSeconds), 1000);
     const db = databaseOf(info.id);
     // Row writes are read once the counts have settled, over all rounds: shared by the runs on the same database.
     const onDb = db ? record.runs.filter((r) => databaseOf(r.run) === db) : [];
-    const dbTotal = (pick: (r: RunRecord) => number) => onDb.reduce((s, r) => s + pick(r), 0);
     const rowWrites = db === undefined ? undefined : record.sessionRowWrites[db];
+    const rowWritesPer = (pick: (r: RunRecord) => number) => {
+      const total = onDb.reduce((s, r) => s + pick(r), 0);
+      return rowWrites === undefined ? undefined : round(rowWrites / Math.max(1, total), 4);
+    };
     return {
       run: info.id,
       label: info.label,
       detail: VARIANTS.find((v) => v.id === info.variant)?.detail ?? 'ceiling: pgbench select-only on the same PostgreSQL',
       rounds: rows.length,
       requests: sum((r) => r.requests),
-      requestsPerSecond: median(rows.map((r) => r.requestsPerSecond)),
-      p50: median(rows.map((r) => r.latencyMs.p50)),
-      p99: median(rows.map((r) => r.latencyMs.p99)),
-      readP99: median(rows.map((r) => r.readP99)),
-      writeP99: median(rows.map((r) => r.writeP99)),
+      requestsPerSecond: med((r) => r.requestsPerSecond),
+      p50: med((r) => r.latencyMs.p50),
+      p99: med((r) => r.latencyMs.p99),
+      readP99: med((r) => r.readP99),
+      writeP99: med((r) => r.writeP99),
       errors: sum((r) => r.errors),
       writesSkipped: sum((r) => r.writesSkipped),
-      statementsPerRequest: round(median(rows.map((r) => (r.requests ? r.pgStatements / r.requests : 0))), 3),
-      sessionReadsPerRequest: round(median(rows.map((r) => (r.requests ? r.sessionReads / r.requests : 0))), 3),
-      redisCommandsPerRequest: round(median(rows.map((r) => (r.requests ? r.redisCommands / r.requests : 0))), 3),
-      rowWritesPerRequest:
-        rowWrites === undefined
-          ? undefined
-          : round(
-              rowWrites /
-                Math.max(
-                  1,
-                  dbTotal((r) => r.requests),
-                ),
-              4,
-            ),
-      rowWritesPerRead:
-        rowWrites === undefined
-          ? undefined
-          : round(
-              rowWrites /
-                Math.max(
-                  1,
-                  dbTotal((r) => r.reads),
-                ),
-              4,
-            ),
+      statementsPerRequest: perRequest((r) => r.pgStatements),
+      sessionReadsPerRequest: perRequest((r) => r.sessionReads),
+      redisCommandsPerRequest: perRequest((r) => r.redisCommands),
+      rowWritesPerRequest: rowWritesPer((r) => r.requests),
+      rowWritesPerRead: rowWritesPer((r) => r.reads),
       cpuPer1000: {
-        replicas: cpu((c) => c.replicas),
-        postgres: cpu((c) => c.postgres),
-        redis: cpu((c) => c.redis),
-        nginx: cpu((c) => c.nginx),
-        loadGenerator: cpu((c) => c.loadGenerator),
-        total: cpu((c) => c.replicas + c.postgres + c.redis + c.nginx + c.loadGenerator),
+        ...(Object.fromEntries(CPU_PARTS.map((k) => [k, cpu((c) => c[k])])) as CpuSeconds),
+        total: cpu((c) => CPU_PARTS.reduce((s, k) => s + c[k], 0)),
       },
     };
   });
@@ -205,50 +172,30 @@ export function summarise(record: BenchRecord): BenchSummary {
 /** Issue 12's targets, each from runs of the same bench: equal replicas, medians of interleaved rounds. */
 function targets(find: (id: RunId) => RunSummary | undefined): Target[] {
   const out: Target[] = [];
+  const add = (name: string, goal: string, value: string, met: boolean) => out.push({ name, goal, value, met });
   const [memory, one, redisOne, three, redisThree, lone] = (
     ['memory', 'project-1', 'redis-1', 'project', 'redis', 'project-lone'] as const
   ).map(find);
   const throughput = (name: string, ours: RunSummary | undefined, other: RunSummary | undefined, min: number) => {
     if (!ours || !other) return;
     const vs = ratio(ours.requestsPerSecond, other.requestsPerSecond) ?? 0;
-    out.push({ name, goal: `≥ ${min}×`, value: `${vs}× (${ours.requestsPerSecond} vs ${other.requestsPerSecond} req/s)`, met: vs >= min });
+    add(name, `≥ ${min}×`, `${vs}× (${ours.requestsPerSecond} vs ${other.requestsPerSecond} req/s)`, vs >= min);
   };
   throughput("1 replica each: throughput vs MemoryStore's", one, memory, 0.85);
   if (one && memory) {
     const vs = ratio(one.p99, memory.p99) ?? Infinity;
-    out.push({
-      name: "1 replica each: p99 latency vs MemoryStore's",
-      goal: '≤ 1.5×',
-      value: `${vs}× (${one.p99} vs ${memory.p99} ms)`,
-      met: vs <= 1.5,
-    });
+    add("1 replica each: p99 latency vs MemoryStore's", '≤ 1.5×', `${vs}× (${one.p99} vs ${memory.p99} ms)`, vs <= 1.5);
   }
   throughput("1 replica each: throughput vs connect-redis's", one, redisOne, 1);
   throughput("3 replicas each: throughput vs connect-redis's", three, redisThree, 1);
-  if (three?.rowWritesPerRead !== undefined) {
-    out.push({
-      name: 'Session row writes per read-only request',
-      goal: '0',
-      value: String(three.rowWritesPerRead),
-      met: three.rowWritesPerRead === 0,
-    });
-  }
+  if (three?.rowWritesPerRead !== undefined)
+    add('Session row writes per read-only request', '0', String(three.rowWritesPerRead), three.rowWritesPerRead === 0);
   // A read-only request's only statement is its share of a session read (its touch is not written: the row above).
   for (const r of [one, three]) {
     if (r)
-      out.push({
-        name: `Session-read statements per request, ${r.label}`,
-        goal: '< 0.5',
-        value: String(r.sessionReadsPerRequest),
-        met: r.sessionReadsPerRequest < 0.5,
-      });
+      add(`Session-read statements per request, ${r.label}`, '< 0.5', String(r.sessionReadsPerRequest), r.sessionReadsPerRequest < 0.5);
   }
-  if (lone)
-    out.push({
-      name: 'Session-read statements per request, a lone client',
-      goal: '= 1',
-      value: String(lone.sessionReadsPerRequest),
-      met: lone.sessionReadsPerRequest === 1,
-    });
+  const loneReads = lone?.sessionReadsPerRequest;
+  if (loneReads !== undefined) add('Session-read statements per request, a lone client', '= 1', String(loneReads), loneReads === 1);
   return out;
 }

@@ -88,12 +88,8 @@ export async function runTraffic(opts: {
     writeLatency: new LatencyHistogram(),
   };
   // Connection i serves every `connections`-th session.
-  const scripts = Array.from({ length: connections }, (_, i) =>
-    connectionScript(
-      sessions.filter((_, j) => j % connections === i),
-      counts,
-    ),
-  );
+  const share = (i: number) => sessions.filter((_, j) => j % connections === i);
+  const scripts = Array.from({ length: connections }, (_, i) => connectionScript(share(i), counts));
   const result = await startEngine({ url, scripts, maxSeconds: seconds }).done;
   const ok = counts.reads + counts.writes;
   return {

@@ -96,16 +96,11 @@ export function databaseOf(run: RunId): string | undefined {
   return VARIANTS.find((v) => v.id === variant)?.database;
 }
 
-const entries = {
-  app: fileURLToPath(new URL('../../app/server.ts', import.meta.url)),
-  bench: fileURLToPath(new URL('./replica.ts', import.meta.url)),
-  hello: fileURLToPath(new URL('./hello.ts', import.meta.url)),
-};
-
 /** What node runs for a variant's replicas; with `profileDir`, under the V8 CPU profiler. */
 export function replicaArgs(v: Variant, profileDir?: string): string[] {
-  const entry = v.id === 'nginx' ? entries.hello : v.benchStore ? entries.bench : entries.app;
-  return [...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []), '--import', 'tsx', entry];
+  const entry = v.id === 'nginx' ? './hello.ts' : v.benchStore ? './replica.ts' : '../../app/server.ts';
+  const profile = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
+  return [...profile, '--import', 'tsx', fileURLToPath(new URL(entry, import.meta.url))];
 }
 
 export function replicaEnv(

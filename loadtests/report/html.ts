@@ -16,11 +16,8 @@ function tableHtml(t: Table): string {
     }
     return typeof v === 'number' ? `<td class="n">${h(formatValue(v))}</td>` : `<td>${h(v)}</td>`;
   };
-  return table(
-    t.title,
-    t.columns,
-    t.rows.map((r) => `<tr>${r.map(cell).join('')}</tr>`),
-  );
+  const rows = t.rows.map((r) => `<tr>${r.map(cell).join('')}</tr>`);
+  return table(t.title, t.columns, rows);
 }
 
 function section(s: ScenarioResult): string {
