@@ -35,11 +35,9 @@ async function createStore(db: pg.Pool, logger: Logger): Promise<Store> {
 }
 
 const running = await startServer(loadConfig(), { createStore });
-process.once(
-  'SIGTERM',
-  () =>
-    void running
-      .stop()
-      .then(after)
-      .finally(() => process.exit(0)),
-);
+process.once('SIGTERM', () => {
+  void running
+    .stop()
+    .then(after)
+    .finally(() => process.exit(0));
+});
