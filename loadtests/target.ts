@@ -104,7 +104,7 @@ export async function localTarget({ replicas, logDir, log }: LocalOptions): Prom
     const url = current.url;
     return {
       url,
-      description: `local cluster: ${replicas} replicas behind nginx, PostgreSQL ${postgres.source}, PASSWORD_SCRYPT_COST=${LOAD_TEST_SCRYPT_COST}`,
+      description: `local cluster: ${replicas} replicas behind nginx, PostgreSQL ${postgres.source}, PASSWORD_SCRYPT_COST=${LOAD_TEST_SCRYPT_COST} for the traffic scenarios (login-storm, memory and soak start their own replicas at the app’s settings)`,
       local: {
         postgres,
         cluster: () => current,

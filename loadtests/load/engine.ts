@@ -75,8 +75,7 @@ export interface Run {
   done: Promise<EngineResult>;
 }
 
-/** An overload answer is retried at most this often per request, and never waits longer than this. */
-const MAX_RETRIES_AFTER = 10;
+/** An overload answer is retried until the run ends (its time bound), never waiting longer than this at a time. */
 const MAX_RETRY_AFTER_SECONDS = 10;
 
 /** The server closed or reset the connection under the request. */
@@ -120,7 +119,6 @@ export function startEngine({ url, scripts, maxSeconds, maxAnswers = Infinity, t
   const send = async (client: Client, step: Step, socket: { answered: number }): Promise<Answer | string> => {
     const first = performance.now();
     let replayed = false;
-    let retries = 0;
     for (;;) {
       const reused = socket.answered > 0;
       let headersCame = false;
@@ -129,9 +127,8 @@ export function startEngine({ url, scripts, maxSeconds, maxAnswers = Infinity, t
         headersCame = true;
         const body = await res.body.text();
         socket.answered++;
-        const wait = retries < MAX_RETRIES_AFTER && !stopping ? retryAfter(res.statusCode, res.headers) : undefined;
+        const wait = stopping ? undefined : retryAfter(res.statusCode, res.headers);
         if (wait === undefined) return { status: res.statusCode, headers: res.headers, body, latencyMs: performance.now() - first };
-        retries++;
         result.retriedAfter[res.statusCode] = (result.retriedAfter[res.statusCode] ?? 0) + 1;
         await sleep(wait * 1000);
       } catch (err) {

@@ -66,7 +66,7 @@ export const loginStorm: Scenario = {
         tables: [{ title: 'Final answers by status', columns: ['status', 'count'], rows: [...finals].sort(([a], [b]) => a - b) }],
         charts: [],
         notes: [
-          `Replicas ran the compiled app with ${scryptCostLabel(options)} and the shipped PASSWORD_HASH_CONCURRENCY and PASSWORD_HASH_QUEUE. Each user sends one login without a cookie, all at once, on its own connection; a 503 or 429 with Retry-After is sent again after that many seconds (at most 10 times), as the app asks.`,
+          `Replicas ran the compiled app with ${scryptCostLabel(options)} and the shipped PASSWORD_HASH_CONCURRENCY and PASSWORD_HASH_QUEUE. Each user sends one login without a cookie, all at once, on its own connection; a 503 or 429 with Retry-After is sent again after that many seconds (until the scenario’s time bound), as the app asks.`,
         ],
       };
     } finally {
