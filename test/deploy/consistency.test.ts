@@ -216,3 +216,12 @@ test('When replicas scale out, each one checks its connection budget for the mos
   assert.equal(loadConfig(k8sEnv(appContainer, productionManifests)).expectedReplicas, hpa.spec.maxReplicas);
   assert.equal(loadConfig(composeEnv('app')).expectedReplicas, compose.services.app.deploy.replicas);
 });
+
+test('When compose and Kubernetes run a replica, both reserve and cap the same memory, from the measured RSS', () => {
+  const mib = (value: string) => Number(/^(\d+)(Mi|M)$/.exec(value)?.[1]);
+  const { limits, reservations } = compose.services.app.deploy.resources;
+  assert.equal(mib(limits.memory), mib(appContainer.resources.limits.memory), 'memory limit');
+  assert.equal(mib(reservations.memory), mib(appContainer.resources.requests.memory), 'memory reservation and request');
+  // docs/capacity.md: a replica peaked at 271 MB under mixed traffic with logins; the limit must stay above that.
+  assert.ok(mib(limits.memory) > 271, `memory limit ${limits.memory} above the measured peak`);
+});
