@@ -7,7 +7,7 @@ import type { Progress, Counts } from '../progress.js';
 import { round } from '../stats.js';
 import { startLoginLoad, type LoginLoadResult } from './login-load.js';
 import type { Sampler } from './sampler.js';
-import { lastHalfSlope, MemoryTrack, type Point } from './track.js';
+import { lastHalfSlope, MemoryTrack, peakRss, type Point } from './track.js';
 
 export interface SeriesAnalysis {
   name: string;
@@ -53,7 +53,7 @@ function analyse(name: string, store: SeriesAnalysis['store'], points: Point[]):
     points,
     sessions: Math.max(0, ...load.map((p) => p.sessions)),
     rssStartMB: round(start.rssMB),
-    rssPeakMB: round(Math.max(...points.map((p) => p.rssMB))),
+    rssPeakMB: round(peakRss(points)),
     rssEndMB: round(end.rssMB),
     heapStartMB: round(start.heapMB),
     heapEndMB: round(end.heapMB),

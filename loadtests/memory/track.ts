@@ -54,6 +54,9 @@ export class MemoryTrack {
   }
 }
 
+/** The highest RSS among the points. */
+export const peakRss = (points: Point[]): number => Math.max(...points.map((p) => p.rssMB));
+
 /**
  * Slope of `y` over `x` through the last half of the points (by position): where a curve that levels off has
  * levelled off, and where a leak still climbs. 0 with fewer than four points.

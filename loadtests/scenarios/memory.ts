@@ -148,7 +148,7 @@ export const memory: Scenario = {
       { label: `${s.name}: RSS slope over the last half`, value: s.rssSlopePer100kMB, unit: 'MB per 100k sessions' },
       { label: `${s.name}: heap slope over the last half`, value: s.heapSlopePer100kMB, unit: 'MB per 100k sessions' },
     ]);
-    const retried = Object.values({ ...postgres.retriedAfter }).reduce((a, b) => a + b, 0);
+    const retried = Object.values(postgres.retriedAfter).reduce((a, b) => a + b, 0);
     figures.push({ label: 'logins answered 503 + Retry-After and sent again', value: retried });
     const tables: Table[] = [seriesTable(series)];
     const failures = {

@@ -6,7 +6,7 @@ import { createUsers } from '../users.js';
 import { startLoad } from '../load/run-load.js';
 import { startLoginLoad } from '../memory/login-load.js';
 import { clusterSampler, urlSampler } from '../memory/sampler.js';
-import { lastHalfSlope, MemoryTrack, type Point } from '../memory/track.js';
+import { lastHalfSlope, MemoryTrack, peakRss, type Point } from '../memory/track.js';
 import { round } from '../stats.js';
 import { failureFigures, failureTables, loadFigures } from './load-report.js';
 import { lostSessions } from './load-around.js';
@@ -35,7 +35,7 @@ function analyse(name: string, points: Point[]): ReplicaSoak {
     name,
     points,
     rssStartMB: round(points[0]!.rssMB),
-    rssPeakMB: round(Math.max(...points.map((p) => p.rssMB))),
+    rssPeakMB: round(peakRss(points)),
     rssEndMB: round(points.at(-1)!.rssMB),
     rssPerHourMB: hourly((p) => p.rssMB),
     heapPerHourMB: hourly((p) => p.heapMB),
